@@ -1,0 +1,264 @@
+"""The tutorial's server and client with their pitfalls mended.
+
+Same shape as :mod:`echo_lab.seed` (factories returning the tutorial's
+functions), so a lesson can put the two side by side.  What changes, and why:
+
+* **WRITE only while there is something to write.**  A connected socket is
+  almost always writable, so registering ``EVENT_WRITE`` for its whole life
+  makes ``select()`` return at once, forever: a busy loop.  The wanted mask
+  is derived from the connection's state after every event (as trio and
+  asyncio do) and ``sel.modify`` is called only when it changes.
+* **Send at once.**  After a ``recv`` the echo is sent in the same pass;
+  ``EVENT_WRITE`` is only for what the kernel would not take yet.
+* **Bounded output.**  A client that sends and never reads would make
+  ``outb`` grow without limit.  Past ``max_outb`` bytes the server stops
+  reading from that client (drops ``EVENT_READ``), so TCP's flow control
+  pushes back on the sender.  ``outb`` is a ``bytearray``: ``del outb[:n]``
+  is cheap where ``bytes`` slicing copies.
+* **One connection's error is that connection's.**  ``ConnectionResetError``
+  and friends close that socket only; every other client is served on.
+* **Half-close.**  When a client shuts down its sending side, whatever is
+  still in ``outb`` is sent before the server closes.
+* **Restart at once.**  ``SO_REUSEADDR`` lets a new server bind the port
+  while the old connections sit in TIME_WAIT.
+* **Clean shutdown.**  :func:`close_all` unregisters and closes every socket.
+* **The client** checks the result of ``connect_ex`` and the socket's
+  ``SO_ERROR`` when the connect completes, reports a failed connection in one
+  line, and :func:`fixed_client_loop` gives up after a timeout.
+"""
+
+import errno
+import os
+import selectors
+import socket
+import time
+import types
+
+from .seed import messages
+
+__all__ = [
+    "MAX_OUTB",
+    "RECV_SIZE",
+    "fixed_listening_socket",
+    "fixed_server_functions",
+    "fixed_client_functions",
+    "fixed_client_loop",
+    "close_all",
+    "short_repr",
+]
+
+MAX_OUTB = 256 * 1024  # per connection: stop reading from a client past this
+RECV_SIZE = 64 * 1024
+ACCEPTS_PER_WAKEUP = 64  # accept a burst in one pass, but don't starve the rest
+
+READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+
+
+def short_repr(data, limit=80):
+    """``repr(data)``, cut to about ``limit`` characters with the length said."""
+    if len(data) <= limit:
+        return repr(bytes(data))
+    return f"{bytes(data[:limit])!r}... ({len(data)} bytes)"
+
+
+def fixed_listening_socket(sel, host, port, print=print, backlog=1024):
+    """Like the tutorial's, with ``SO_REUSEADDR`` and a backlog for bursts.
+
+    Returns the socket; the printed address has the real port (for port 0).
+    Raises ``OSError`` from ``bind`` after closing the socket.
+    """
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind((host, port))
+        lsock.listen(backlog)
+    except BaseException:
+        lsock.close()
+        raise
+    if print:
+        print("listening on", lsock.getsockname())
+    lsock.setblocking(False)
+    sel.register(lsock, READ, data=None)
+    return lsock
+
+
+def close_all(sel):
+    """Unregister and close every socket in ``sel``, then close ``sel``."""
+    for key in list(sel.get_map().values()):
+        sel.unregister(key.fileobj)
+        key.fileobj.close()
+    sel.close()
+
+
+def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_SIZE):
+    """Return ``(accept_wrapper, service_connection)`` for the fixed server.
+
+    ``print=None`` prints nothing (for benchmarks).  Errors on one
+    connection (any ``OSError``) close that connection and are printed as
+    one line; they never leave ``service_connection``.
+    """
+
+    def close(sock, data):
+        if print:
+            print("closing connection to", data.addr)
+        sel.unregister(sock)  # unregister first: a closed socket has no fd to find
+        sock.close()
+
+    def accept_wrapper(sock):
+        for _ in range(ACCEPTS_PER_WAKEUP):
+            try:
+                conn, addr = sock.accept()
+            except BlockingIOError:
+                return  # no more waiting connections
+            except OSError as exc:
+                # EMFILE (out of fds), ECONNABORTED...: skip this round and
+                # serve the connections we have; the next select() retries.
+                if print:
+                    print("accept failed:", exc)
+                return
+            if print:
+                print("accepted connection from", addr)
+            conn.setblocking(False)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            data = types.SimpleNamespace(addr=addr, inb=b"", outb=bytearray(), eof=False)
+            sel.register(conn, READ, data=data)
+
+    def service_connection(key, mask):
+        sock, data = key.fileobj, key.data
+        try:
+            if mask & READ:
+                recv_data = sock.recv(recv_size)
+                if recv_data:
+                    data.outb += recv_data
+                else:
+                    data.eof = True  # the client sent all it will send
+            if data.outb:
+                if print:
+                    print("echoing", short_repr(data.outb), "to", data.addr)
+                try:
+                    sent = sock.send(data.outb)
+                except BlockingIOError:
+                    sent = 0  # kernel buffer full: wait for EVENT_WRITE
+                del data.outb[:sent]
+        except OSError as exc:  # reset, broken pipe...: this connection only
+            if print:
+                print("error on connection to", data.addr, f"{type(exc).__name__}: {exc}")
+            close(sock, data)
+            return
+        if data.eof and not data.outb:
+            close(sock, data)
+            return
+        # Derive the mask we want from the state; call the OS only on change.
+        wanted = (READ if not data.eof and len(data.outb) < max_outb else 0) | (
+            WRITE if data.outb else 0
+        )
+        if wanted != key.events:
+            sel.modify(sock, wanted, data=data)
+
+    return accept_wrapper, service_connection
+
+
+def fixed_client_functions(sel, messages=messages, print=print, failures=None):
+    """Return ``(start_connections, service_connection)`` for the fixed client.
+
+    A connection that fails (refused, reset, unknown host) is printed as
+    ``connection N failed: ...``, closed, and appended to ``failures`` (a
+    list of ``(connid, exception)``) when one is given.
+    """
+
+    def fail(connid, exc, sock=None):
+        if print:
+            print("connection", connid, "failed:", exc)
+        if failures is not None:
+            failures.append((connid, exc))
+        if sock is not None:
+            if sock in sel.get_map():  # the fd is still open: unregister works
+                sel.unregister(sock)
+            sock.close()
+
+    def start_connections(host, port, num_conns):
+        server_addr = (host, port)
+        for i in range(0, num_conns):
+            connid = i + 1
+            if print:
+                print("starting connection", connid, "to", server_addr)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            try:
+                err = sock.connect_ex(server_addr)
+            except OSError as exc:  # socket.gaierror: unknown host
+                fail(connid, exc, sock)
+                continue
+            if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+                fail(connid, OSError(err, os.strerror(err)), sock)
+                continue
+            data = types.SimpleNamespace(
+                connid=connid,
+                msg_total=sum(len(m) for m in messages),
+                recv_total=0,
+                messages=list(messages),
+                outb=b"",
+                connected=False,
+            )
+            # WRITE tells us when the connect has finished (or failed).
+            sel.register(sock, READ | WRITE, data=data)
+
+    def service_connection(key, mask):
+        sock, data = key.fileobj, key.data
+        try:
+            if not data.connected:
+                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    raise OSError(err, os.strerror(err))
+                data.connected = True
+            if mask & READ:
+                recv_data = sock.recv(RECV_SIZE)
+                if recv_data:
+                    if print:
+                        print("received", short_repr(recv_data), "from connection", data.connid)
+                    data.recv_total += len(recv_data)
+                if not recv_data or data.recv_total >= data.msg_total:
+                    if print:
+                        print("closing connection", data.connid)
+                    sel.unregister(sock)
+                    sock.close()
+                    return
+            if mask & WRITE:
+                if not data.outb and data.messages:
+                    data.outb = data.messages.pop(0)
+                if data.outb:
+                    if print:
+                        print("sending", short_repr(data.outb), "to connection", data.connid)
+                    sent = sock.send(data.outb)
+                    data.outb = data.outb[sent:]
+        except OSError as exc:
+            fail(data.connid, exc, sock)
+            return
+        if not data.outb and not data.messages and key.events & WRITE:
+            sel.modify(sock, READ, data=data)  # all sent: wait for the echo only
+
+    return start_connections, service_connection
+
+
+def fixed_client_loop(sel, service_connection, timeout=10.0, print=print):
+    """Serve the client's sockets until all are closed or ``timeout`` s pass.
+
+    Returns the number of connections still open when it gave up (0 when
+    all finished); those are closed, and ``sel`` too.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if print:
+                    print(
+                        f"gave up after {timeout:g} s: {len(sel.get_map())} connection(s)"
+                        " still waiting for the server"
+                    )
+                return len(sel.get_map())
+            for key, mask in sel.select(timeout=left):
+                service_connection(key, mask)
+        return 0
+    finally:
+        close_all(sel)
