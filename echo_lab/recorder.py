@@ -1,0 +1,224 @@
+"""Record what an event loop does, without changing the loop's code.
+
+:class:`Recorder` wraps any selector and is itself a selector, so a lesson
+only changes one line::
+
+    sel = Recorder(selectors.DefaultSelector())
+
+Every ``register``, ``modify`` and ``unregister`` is recorded, and every
+``select()`` call with what it returned.  To see the bytes each handler
+moves, the keys that ``select()`` returns carry a thin stand-in for the
+socket (:class:`RecordingSocket`) that counts ``recv``, ``send``,
+``accept`` and ``close`` and passes everything else through.  The
+selector's own map still holds the real sockets.
+
+Events go into a ring of ``capacity`` entries (the oldest are dropped and
+counted in :attr:`Recorder.dropped`).  :meth:`Recorder.events` may be called
+from any thread while the loop runs.
+"""
+
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from typing import NamedTuple
+
+__all__ = ["Event", "Recorder", "RecordingSocket", "label_of", "mask_name"]
+
+READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+
+
+def mask_name(mask):
+    """Name an event mask: 1 -> 'READ', 2 -> 'WRITE', 3 -> 'READ|WRITE', 0 -> '-'."""
+    names = [name for bit, name in ((READ, "READ"), (WRITE, "WRITE")) if mask & bit]
+    return "|".join(names) or "-"
+
+
+class Event(NamedTuple):
+    """One thing the loop did.
+
+    ``kind`` is one of ``register``, ``modify``, ``unregister`` (``events`` is
+    the mask registered after the change), ``select`` (one per call: ``ready``
+    is how many sockets were ready), ``ready`` (one per ready socket:
+    ``events`` registered, ``ready`` the ready mask), ``accept`` (on the
+    listening socket; ``label`` names the new client), ``recv`` and ``send``
+    (``nbytes``; a ``recv`` of 0 bytes is the peer's end of file), ``close``.
+    """
+
+    t: float  # time.monotonic()
+    call: int  # number of the select() call this happened in or after (0: before the first)
+    kind: str
+    fd: int  # -1 for 'select'
+    label: str
+    events: int = 0
+    ready: int = 0
+    nbytes: int = 0
+
+
+def label_of(sock):
+    """A readable name for a socket: 'listening 127.0.0.1:5000', 'client 127.0.0.1:40312'."""
+    try:
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            host, port = sock.getsockname()[:2]
+            return f"listening {host}:{port}"
+        try:
+            host, port = sock.getpeername()[:2]
+            return f"client {host}:{port}"
+        except OSError:  # a client socket still connecting: name it by its own address
+            host, port = sock.getsockname()[:2]
+            return f"local {host}:{port}"
+    except (OSError, AttributeError, TypeError, ValueError):
+        return f"fd {_fileno(sock)}"
+
+
+def _fileno(obj):
+    try:
+        return obj if isinstance(obj, int) else obj.fileno()
+    except (OSError, ValueError):
+        return -1
+
+
+class RecordingSocket:
+    """Stands in for a socket in the keys ``select()`` returns; records its I/O."""
+
+    __slots__ = ("_sock", "_rec", "_fd")
+
+    def __init__(self, sock, recorder):
+        self._sock, self._rec, self._fd = sock, recorder, sock.fileno()
+
+    def recv(self, bufsize, *flags):
+        data = self._sock.recv(bufsize, *flags)
+        self._rec._add("recv", self._fd, nbytes=len(data))
+        return data
+
+    def send(self, data, *flags):
+        sent = self._sock.send(data, *flags)
+        self._rec._add("send", self._fd, nbytes=sent)
+        return sent
+
+    def sendall(self, data, *flags):
+        self._sock.sendall(data, *flags)
+        self._rec._add("send", self._fd, nbytes=len(data))
+
+    def accept(self):
+        conn, addr = self._sock.accept()
+        self._rec._add("accept", self._fd, label=f"client {addr[0]}:{addr[1]}")
+        return conn, addr
+
+    def close(self):
+        if self._sock.fileno() != -1:
+            self._rec._add("close", self._fd)
+        self._sock.close()
+
+    def fileno(self):
+        return self._sock.fileno()
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def __eq__(self, other):
+        return self._sock == (other._sock if isinstance(other, RecordingSocket) else other)
+
+    def __hash__(self):
+        return hash(self._sock)
+
+    def __repr__(self):
+        return repr(self._sock)
+
+
+def _real(fileobj):
+    return fileobj._sock if isinstance(fileobj, RecordingSocket) else fileobj
+
+
+class Recorder(selectors.BaseSelector):
+    """A selector that records what is done with it. Wraps ``selector``."""
+
+    def __init__(self, selector=None, capacity=100_000):
+        self.selector = selector if selector is not None else selectors.DefaultSelector()
+        self.capacity = capacity
+        self.dropped = 0  # events pushed out of the ring
+        self.calls = 0  # select() calls so far
+        self._ring = deque(maxlen=capacity)
+        self._lock = threading.Lock()
+        self._labels = {}  # fd -> label
+        self._proxies = {}  # fd -> RecordingSocket, for the sockets registered now
+
+    # -- recording -------------------------------------------------------
+    def _add(self, kind, fd, label=None, events=0, ready=0, nbytes=0):
+        event = Event(time.monotonic(), self.calls, kind, fd,
+                      label if label is not None else self._labels.get(fd, ""), events, ready, nbytes)
+        with self._lock:
+            if len(self._ring) == self.capacity:
+                self.dropped += 1
+            self._ring.append(event)
+
+    def events(self, kind=None):
+        """A snapshot of the recorded events (all, or those of one ``kind``)."""
+        with self._lock:
+            snapshot = list(self._ring)
+        return snapshot if kind is None else [e for e in snapshot if e.kind == kind]
+
+    def clear(self):
+        with self._lock:
+            self._ring.clear()
+            self.dropped = 0
+
+    def set_label(self, fileobj, label):
+        """Name a socket in the record (the background server names its wake-up socket)."""
+        self._labels[_fileno(_real(fileobj))] = label
+
+    def label(self, fd):
+        return self._labels.get(fd, f"fd {fd}")
+
+    # -- the selector interface -------------------------------------------
+    def register(self, fileobj, events, data=None):
+        fileobj = _real(fileobj)
+        key = self.selector.register(fileobj, events, data)
+        if key.fd not in self._labels or not self._labels[key.fd].startswith("wake"):
+            self._labels[key.fd] = label_of(fileobj)  # fds are reused: name the new socket
+        self._add("register", key.fd, events=events)
+        return key
+
+    def unregister(self, fileobj):
+        key = self.selector.unregister(_real(fileobj))
+        self._proxies.pop(key.fd, None)
+        self._add("unregister", key.fd, events=0)
+        return key
+
+    def modify(self, fileobj, events, data=None):
+        key = self.selector.modify(_real(fileobj), events, data)
+        self._add("modify", key.fd, events=events)
+        return key
+
+    def select(self, timeout=None):
+        ready = self.selector.select(timeout)
+        self.calls += 1
+        self._add("select", -1, "", ready=len(ready))
+        result = []
+        for key, mask in ready:
+            self._add("ready", key.fd, events=key.events, ready=mask)
+            result.append((key._replace(fileobj=self._proxy(key)), mask))
+        return result
+
+    def _proxy(self, key):
+        proxy = self._proxies.get(key.fd)
+        if proxy is None or proxy._sock is not key.fileobj:
+            if not isinstance(key.fileobj, socket.socket):
+                return key.fileobj  # a pipe or a raw fd: nothing to record
+            proxy = self._proxies[key.fd] = RecordingSocket(key.fileobj, self)
+        return proxy
+
+    def get_key(self, fileobj):
+        return self.selector.get_key(_real(fileobj))
+
+    def get_map(self):
+        return self.selector.get_map()
+
+    def close(self):
+        self._proxies.clear()
+        self.selector.close()
+
+    def __repr__(self):
+        return (f"<Recorder of {type(self.selector).__name__}: {self.calls} select() calls, "
+                f"{len(self._ring)} events kept, {self.dropped} dropped>")
