@@ -141,7 +141,8 @@ class Recorder(selectors.BaseSelector):
         self.calls = 0  # select() calls so far
         self._ring = deque(maxlen=capacity)
         self._lock = threading.Lock()
-        self._labels = {}  # fd -> label
+        self._labels = {}  # fd -> label of the socket registered (or last registered) there
+        self._names = {}  # fd -> label given with set_label, used at the next register
         self._proxies = {}  # fd -> RecordingSocket, for the sockets registered now
 
     # -- recording -------------------------------------------------------
@@ -165,8 +166,8 @@ class Recorder(selectors.BaseSelector):
             self.dropped = 0
 
     def set_label(self, fileobj, label):
-        """Name a socket in the record (the background server names its wake-up socket)."""
-        self._labels[_fileno(_real(fileobj))] = label
+        """Name a socket before registering it (the background server names its wake-up socket)."""
+        self._names[_fileno(_real(fileobj))] = label
 
     def label(self, fd):
         return self._labels.get(fd, f"fd {fd}")
@@ -175,8 +176,7 @@ class Recorder(selectors.BaseSelector):
     def register(self, fileobj, events, data=None):
         fileobj = _real(fileobj)
         key = self.selector.register(fileobj, events, data)
-        if key.fd not in self._labels or not self._labels[key.fd].startswith("wake"):
-            self._labels[key.fd] = label_of(fileobj)  # fds are reused: name the new socket
+        self._labels[key.fd] = self._names.pop(key.fd, None) or label_of(fileobj)
         self._add("register", key.fd, events=events)
         return key
 

@@ -1,0 +1,398 @@
+"""The command line, ``python -m echo_lab server|client``, as real processes.
+
+The tutorial's two scripts must reproduce its transcripts (ports differ, so
+lines are compared with regexes), and everything that can go wrong from
+outside must end in a clear line and an exit status, never a traceback.
+"""
+
+import ast
+import pathlib
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+
+import pytest
+
+from echo_lab.seed import messages
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+MSG1, MSG2 = messages
+BOTH = MSG1 + MSG2
+MODES = pytest.mark.parametrize("flags", [[], ["--fixed"]], ids=["seed", "fixed"])
+
+ADDR = r"\('127\.0\.0\.1', (\d+)\)"
+BYTES = r"(b'[^']*'|b\"[^\"]*\")"
+
+
+def command(*args):
+    return [sys.executable, "-m", "echo_lab", *map(str, args)]
+
+
+def _sigint_default():
+    # A child inherits an ignored SIGINT (e.g. from a shell's background
+    # job); Python installs its KeyboardInterrupt handler only if it is not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def run(*args, timeout=20):
+    """Run ``python -m echo_lab ARGS`` to completion (with a timeout)."""
+    return subprocess.run(
+        command(*args), capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def no_traceback(*texts):
+    for text in texts:
+        assert "Traceback" not in text, text
+
+
+class Proc:
+    """A running ``python -m echo_lab`` whose output lines are collected as they come."""
+
+    def __init__(self, *args):
+        self.p = subprocess.Popen(
+            command(*args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            preexec_fn=_sigint_default,
+        )
+        self.out, self.err = [], []
+        self._new = queue.Queue()
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.p.stdout, self.out), daemon=True),
+            threading.Thread(target=self._read, args=(self.p.stderr, self.err), daemon=True),
+        ]
+        for t in self._readers:
+            t.start()
+
+    def _read(self, stream, lines):
+        for line in stream:
+            lines.append(line.rstrip("\n"))
+            self._new.put(None)
+        self._new.put(None)
+
+    def wait_for(self, lines, regex, count=1, timeout=10.0):
+        """Wait until ``count`` lines of ``lines`` match ``regex``; return the matches."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in map(re.compile(regex).search, list(lines)) if m]
+            if len(found) >= count:
+                return found
+            if self.p.poll() is not None and not any(t.is_alive() for t in self._readers):
+                raise AssertionError(
+                    f"process exited ({self.p.returncode}) before printing {regex!r}:\n"
+                    f"stdout: {self.out}\nstderr: {self.err}"
+                )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    f"no {regex!r} after {timeout} s:\nstdout: {self.out}\nstderr: {self.err}"
+                )
+            try:
+                self._new.get(timeout=min(left, 0.1))
+            except queue.Empty:
+                pass
+
+    def finish(self, timeout=10.0):
+        """Wait for the process to exit; return its status once all output is read."""
+        rc = self.p.wait(timeout=timeout)
+        for t in self._readers:
+            t.join(timeout=5)
+        return rc
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait(timeout=10)
+        for t in self._readers:
+            t.join(timeout=5)
+        self.p.stdout.close()
+        self.p.stderr.close()
+
+
+@pytest.fixture
+def spawn():
+    procs = []
+
+    def start(*args):
+        proc = Proc(*args)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.kill()
+
+
+@pytest.fixture
+def sockets():
+    made = []
+
+    def keep(sock):
+        made.append(sock)
+        return sock
+
+    yield keep
+    for sock in made:
+        sock.close()
+
+
+def start_server(spawn, flags, attempts=5):
+    """Start a server on a free port; retry if another process took the port meanwhile."""
+    for _ in range(attempts):
+        port = free_port()
+        server = spawn("server", HOST, port, *flags)
+        try:
+            server.wait_for(server.out, r"^listening on ")
+            return server, port
+        except AssertionError:
+            server.finish()
+            if "in use" not in "\n".join(server.err):
+                raise
+    raise AssertionError("no free port found")
+
+
+# --------------------------------------------------------------------------
+# the tutorial's transcripts
+
+
+def check_server_transcript(lines, port):
+    assert lines[0] == f"listening on ('127.0.0.1', {port})"
+    assert lines[-1] == "caught keyboard interrupt, exiting"
+    events = []  # (kind, client port, bytes or None), in order
+    for line in lines[1:-1]:
+        if m := re.fullmatch(rf"accepted connection from {ADDR}", line):
+            events.append(("accepted", int(m[1]), None))
+        elif m := re.fullmatch(rf"echoing {BYTES} to {ADDR}", line):
+            events.append(("echoing", int(m[2]), ast.literal_eval(m[1])))
+        elif m := re.fullmatch(rf"closing connection to {ADDR}", line):
+            events.append(("closing", int(m[1]), None))
+        else:
+            pytest.fail(f"unexpected server line {line!r}")
+    accepted = [p for kind, p, _ in events if kind == "accepted"]
+    closed = [p for kind, p, _ in events if kind == "closing"]
+    assert len(accepted) == 2 and len(set(accepted)) == 2, lines
+    assert sorted(closed) == sorted(accepted), lines
+    for client_port in accepted:
+        mine = [(kind, data) for kind, p, data in events if p == client_port]
+        assert mine[0][0] == "accepted" and mine[-1][0] == "closing", mine
+        echoed = b"".join(data for kind, data in mine[1:-1] if kind == "echoing")
+        assert echoed == BOTH, mine
+        assert all(kind == "echoing" for kind, _ in mine[1:-1]), mine
+
+
+def check_client_transcript(lines, port):
+    assert lines[:2] == [
+        f"starting connection 1 to ('127.0.0.1', {port})",
+        f"starting connection 2 to ('127.0.0.1', {port})",
+    ]
+    sent, received, closed = defaultdict(list), defaultdict(list), []
+    for line in lines[2:]:
+        if m := re.fullmatch(rf"sending {BYTES} to connection (\d+)", line):
+            assert int(m[2]) not in closed, f"{line!r} after closing"
+            sent[int(m[2])].append(ast.literal_eval(m[1]))
+        elif m := re.fullmatch(rf"received {BYTES} from connection (\d+)", line):
+            connid = int(m[2])
+            assert int(m[2]) not in closed, f"{line!r} after closing"
+            received[connid].append(ast.literal_eval(m[1]))
+            # an echo cannot come before what it echoes was sent
+            assert BOTH.startswith(b"".join(received[connid]))
+            assert len(b"".join(received[connid])) <= len(b"".join(sent[connid]))
+        elif m := re.fullmatch(r"closing connection (\d+)", line):
+            closed.append(int(m[1]))
+        else:
+            pytest.fail(f"unexpected client line {line!r}")
+    assert dict(sent) == {1: [MSG1, MSG2], 2: [MSG1, MSG2]}
+    assert {c: b"".join(chunks) for c, chunks in received.items()} == {1: BOTH, 2: BOTH}
+    assert sorted(closed) == [1, 2]
+
+
+@MODES
+def test_server_and_client_reproduce_the_transcripts(spawn, flags):
+    server, port = start_server(spawn, flags)
+    client = run("client", HOST, port, 2, *flags)
+    assert client.returncode == 0, client.stderr
+    assert client.stderr == ""
+    check_client_transcript(client.stdout.splitlines(), port)
+    server.wait_for(server.out, r"^closing connection to ", count=2)
+    server.p.send_signal(signal.SIGINT)
+    assert server.finish() == 0
+    check_server_transcript(server.out, port)
+    assert server.err == [], "a loopback server prints nothing on stderr"
+
+
+# --------------------------------------------------------------------------
+# Ctrl-C
+
+
+@MODES
+@pytest.mark.parametrize("with_client", [False, True], ids=["idle", "client-connected"])
+def test_ctrl_c_stops_the_server_cleanly(spawn, sockets, flags, with_client):
+    server, port = start_server(spawn, flags)
+    if with_client:
+        client = sockets(socket.create_connection((HOST, port), timeout=5))
+        server.wait_for(server.out, r"^accepted connection from ")
+        client.sendall(b"ping")
+        assert client.recv(4) == b"ping"
+    server.p.send_signal(signal.SIGINT)
+    assert server.finish() == 0
+    assert server.out[-1] == "caught keyboard interrupt, exiting"
+    no_traceback("\n".join(server.err))
+    if with_client:  # the server closed its side of the connection
+        client.settimeout(5)
+        assert client.recv(10) == b""
+
+
+# --------------------------------------------------------------------------
+# bad command lines
+
+
+def test_no_command_prints_usage():
+    result = run()
+    assert result.returncode == 1
+    assert "usage: python -m echo_lab {server,client}" in result.stderr
+    no_traceback(result.stderr)
+
+
+@pytest.mark.parametrize(
+    "args, usage",
+    [
+        (["server"], "usage: python -m echo_lab server <host> <port>"),
+        (["server", HOST], "usage: python -m echo_lab server <host> <port>"),
+        (["client"], "usage: python -m echo_lab client <host> <port> <num_connections>"),
+        (["client", HOST, 1], "usage: python -m echo_lab client <host> <port> <num_connections>"),
+    ],
+    ids=["server", "server-host", "client", "client-host-port"],
+)
+def test_missing_arguments_print_the_usage_line(args, usage):
+    result = run(*args)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0].startswith(usage), result.stderr
+    assert result.stdout == ""
+    no_traceback(result.stderr)
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["server", HOST, "abc"], ["port", "'abc'"]),
+        (["server", HOST, "70000"], ["port", "70000"]),
+        (["server", HOST, "-1"], ["port", "-1"]),
+        (["client", HOST, "abc", "1"], ["port", "'abc'"]),
+        (["client", HOST, "70000", "1"], ["port", "70000"]),
+        (["client", HOST, "1", "x"], ["num_connections", "'x'"]),
+        (["client", HOST, "1", "0"], ["num_connections", "'0'"]),
+        (["client", HOST, "1", "1", "--timeout", "soon"], ["--timeout", "'soon'"]),
+    ],
+    ids=[
+        "server-port-abc",
+        "server-port-70000",
+        "server-port-negative",
+        "client-port-abc",
+        "client-port-70000",
+        "client-n-x",
+        "client-n-0",
+        "client-timeout-soon",
+    ],
+)
+def test_bad_values_give_one_clear_error(args, words):
+    result = run(*args)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    no_traceback(result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    for word in words:
+        assert word in errors[0], errors[0]
+
+
+@MODES
+def test_port_in_use(sockets, flags):
+    holder = sockets(socket.socket())
+    holder.bind((HOST, 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    result = run("server", HOST, port, *flags)
+    assert result.returncode == 1
+    no_traceback(result.stdout, result.stderr)
+    assert f"('127.0.0.1', {port})" in result.stderr
+    assert "in use" in result.stderr
+    assert "listening on" not in result.stdout
+
+
+def test_server_unknown_host():
+    result = run("server", "nosuchhost.invalid", 0)
+    assert result.returncode == 1
+    no_traceback(result.stdout, result.stderr)
+    assert "cannot listen on ('nosuchhost.invalid', 0)" in result.stderr
+    assert "unknown host" in result.stderr
+
+
+@MODES
+def test_client_unknown_host(flags):
+    result = run("client", "nosuchhost.invalid", 1, 1, *flags)
+    assert result.returncode == 1
+    no_traceback(result.stdout, result.stderr)
+    out = result.stdout + result.stderr
+    assert "unknown host" in out or "connection 1 failed:" in out, out
+
+
+@MODES
+def test_client_refused(flags):
+    port = free_port()  # nobody listens here
+    result = run("client", HOST, port, 1, *flags)
+    assert result.returncode != 0
+    no_traceback(result.stdout, result.stderr)
+    assert "refused" in (result.stdout + result.stderr).lower()
+
+
+@MODES
+def test_non_loopback_address_warns(spawn, flags):
+    server = spawn("server", "0.0.0.0", 0, *flags)
+    (warning,) = server.wait_for(server.err, r"^warning: ")
+    line = warning.string
+    assert "0.0.0.0" in line
+    assert "will accept anyone who can reach" in line
+    server.kill()
+
+
+def test_loopback_address_does_not_warn(spawn):
+    server, _ = start_server(spawn, [])
+    time.sleep(0.1)
+    assert server.err == []
+
+
+# --------------------------------------------------------------------------
+# a server that accepts but never replies
+
+
+@pytest.mark.parametrize(
+    "flags, stream",
+    [(["--fixed"], "stdout"), ([], "stderr")],
+    ids=["fixed", "seed"],
+)
+def test_client_gives_up_on_a_silent_server(sockets, flags, stream):
+    silent = sockets(socket.create_server((HOST, 0)))  # the kernel completes the handshake
+    port = silent.getsockname()[1]
+    t0 = time.monotonic()
+    result = run("client", HOST, port, 1, *flags, "--timeout", 1, timeout=20)
+    elapsed = time.monotonic() - t0
+    assert result.returncode != 0
+    assert 1 <= elapsed < 5, elapsed
+    assert "gave up" in getattr(result, stream)
+    no_traceback(result.stdout, result.stderr)
