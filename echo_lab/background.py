@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 import types
+from collections import deque
 
 from . import fixed, seed
 from .recorder import Recorder
@@ -89,17 +90,18 @@ class BackgroundServer:
     reference servers listen on ``host:port`` (127.0.0.1, port 0: a free port).
     ``record=True`` wraps the selector in a :class:`Recorder` (a learner's
     selector that is one already is used as it is): :attr:`recorder`.
+    :attr:`log` keeps the last ``log_limit`` printed lines.
 
     Raises ``OSError`` if the port cannot be bound, ``ValueError`` for a
     learner's selector without a listening socket.
     """
 
     def __init__(self, kind=None, *, sel=None, accept_wrapper=None, service_connection=None,
-                 host="127.0.0.1", port=0, record=True, capacity=100_000):
+                 host="127.0.0.1", port=0, record=True, capacity=100_000, log_limit=10_000):
         if (kind is None) == (service_connection is None):
             raise ValueError('give kind="seed" or "fixed", or sel, accept_wrapper and service_connection')
         self.kind = kind or "yours"
-        self.log = []  # the transcript: one string per printed line
+        self.log = deque(maxlen=log_limit)  # the transcript: one string per printed line
         self.error = None  # the exception that stopped the loop, until raised
         self._stop = threading.Event()
         self._thread = None
