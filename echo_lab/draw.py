@@ -1,0 +1,303 @@
+"""Pictures of an event loop, drawn from a :class:`~echo_lab.recorder.Recorder`'s events.
+
+A selectors server is hard to watch: one thread, one ``select()`` call after
+another, each returning a few sockets and a bit mask per socket.  These
+pictures make that visible:
+
+* :func:`mask_bits`: the two event bits and their OR, as a small table.
+* :func:`timeline`: one row per socket, one column per ``select()`` call (or
+  time).  A tall cell says what ``select()`` reported the socket ready for;
+  a thin bar under it says what it was registered for; markers show what the
+  handler then did (accept, recv, send, close).  The tutorial's server,
+  registered for WRITE all the time, shows as an unbroken WRITE stripe.
+* :func:`wakeups`: ``select()`` calls per second for several recordings side
+  by side, on a log scale: the always-WRITE busy loop against the fixed one.
+
+Each function returns a matplotlib ``Figure`` (or draws into the ``ax`` it is
+given).  Artists carry a ``gid`` naming what they show (``"ready READ"``,
+``"registered WRITE"``, ``"recv"``...) so tests can check content, not pixels.
+A trace of 1,000 sockets and 100,000 events draws with one artist per kind.
+"""
+
+import math
+from collections import defaultdict
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.collections import PolyCollection
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from .recorder import READ, WRITE, mask_name
+
+__all__ = ["MASK_COLORS", "MARKERS", "mask_bits", "timeline", "timeline_layout", "wakeups"]
+
+# Okabe-Ito, a palette that colour-blind readers can tell apart.
+MASK_COLORS = {READ: "#0072B2", WRITE: "#E69F00", READ | WRITE: "#CC79A7"}
+PANEL_COLORS = ["#D55E00", "#009E73", "#56B4E9", "#F0E442", "#000000"]  # the rest of Okabe-Ito
+MARKERS = {"accept": "P", "recv": "v", "send": "^", "close": "X", "change": "|"}
+ACTIONS = ("accept", "recv", "send", "close")
+CHANGES = ("register", "modify", "unregister")
+# Where, inside its select() call's column, a handler's action is drawn:
+# first what was read, then what was written; a registration change takes
+# effect for the *next* call, so it sits at the column's right edge.
+OFFSET = {"accept": 0.0, "recv": -0.15, "send": 0.15, "close": 0.3,
+          "register": 0.45, "modify": 0.45, "unregister": 0.45}
+CELL, BAR = (-0.3, 0.3), (0.34, 0.46)  # y extent around a row's centre (rows grow downwards)
+FEW_ROWS, FEW_NOTES = 8, 300  # annotate byte counts only below these
+MAX_TICKS = 40  # label every row up to this many rows
+
+
+# -- mask bits -------------------------------------------------------------
+def mask_bits(ax=None):
+    """A table of EVENT_READ (1), EVENT_WRITE (2) and their OR (3), bit by bit."""
+    fig, ax = _figure(ax, (6, 2.2))
+    columns = ["mask", "bit 1 (WRITE)", "bit 0 (READ)", "mask_name()"]
+    constants = {READ: "EVENT_READ = 1", WRITE: "EVENT_WRITE = 2", READ | WRITE: "READ | WRITE = 3"}
+    for col, title in enumerate(columns):
+        ax.text(col, -1, title, ha="center", va="center", weight="bold")
+    for row, mask in enumerate((READ, WRITE, READ | WRITE)):
+        ax.text(0, row, constants[mask], ha="center", va="center", family="monospace", fontsize=9)
+        for col, bit in ((1, WRITE), (2, READ)):
+            on = bool(mask & bit)
+            ax.add_patch(plt.Rectangle((col - 0.4, row - 0.4), 0.8, 0.8, gid=f"bit {mask} {bit}",
+                                       facecolor=MASK_COLORS[bit] if on else "white",
+                                       edgecolor="0.3"))
+            ax.text(col, row, "1" if on else "0", ha="center", va="center",
+                    color="white" if on else "0.3", weight="bold")
+        ax.text(3, row, mask_name(mask), ha="center", va="center", family="monospace",
+                color=MASK_COLORS[mask], weight="bold")
+    ax.set(xlim=(-1.0, 3.7), ylim=(2.6, -1.6), title="selectors event masks: one bit each, OR-ed")
+    ax.axis("off")
+    return fig
+
+
+# -- timeline ----------------------------------------------------------------
+def timeline_layout(events, by="call"):
+    """What :func:`timeline` draws, as plain data (no matplotlib).
+
+    Returns a dict: ``rows`` (labels, top to bottom), ``cells`` (``x0, x1,
+    row, ready mask`` per ready socket), ``bars`` (``x0, x1, row, registered
+    mask`` per registration span), ``marks`` (kind -> list of ``x, row,
+    nbytes``; ``"change"`` collects register/modify/unregister).  Rows are keyed
+    by fd *and* label: an fd reused after a close gets a new row.
+    Raises ``ValueError`` for an unknown ``by``.
+    """
+    if by not in ("call", "time"):
+        raise ValueError(f'by must be "call" or "time", not {by!r}')
+    rows, index, current = [], {}, {}  # labels; (fd, label) -> row; fd -> row registered there
+    cells, marks, spans = [], defaultdict(list), _Spans()
+    xof = _x_function(events, by)
+
+    def row_of(fd, label):
+        key = (fd, label or f"fd {fd}")
+        if key not in index:
+            index[key] = len(rows)
+            rows.append(key[1])
+        return index[key]
+
+    for e in events:
+        if e.kind == "select" or e.fd < 0:
+            continue
+        x = xof(e)
+        # accept is recorded on the listening socket but labelled with the new client
+        row = current.get(e.fd) if e.kind == "accept" else None
+        row = row if row is not None else row_of(e.fd, "" if e.kind == "accept" else e.label)
+        if e.kind == "ready":
+            cells.append((e.call, row, e.ready))
+            spans.seen(row, x, e.events)
+        elif e.kind in CHANGES:
+            current[e.fd] = row
+            spans.change(row, x, e.events)
+            marks["change"].append((x, row + sum(BAR) / 2, 0))  # drawn on the bar it changes
+        elif e.kind in ACTIONS:
+            marks[e.kind].append((x, row, e.nbytes))
+    end = max((xof(e) for e in events[-1:]), default=0) + (0.5 if by == "call" else 0)
+    return {"rows": rows, "by": by, "cells": _cell_extents(cells, events, by),
+            "bars": spans.close(end), "marks": dict(marks)}
+
+
+def _x_function(events, by):
+    if by == "call":
+        return lambda e: e.call + OFFSET.get(e.kind, 0.0)
+    t0, scale = _time_scale(events)
+    return lambda e: (e.t - t0) * scale
+
+
+def _time_scale(events):
+    """The first event's time, and 1000 (milliseconds) for a recording under a second."""
+    if not events:
+        return 0.0, 1.0
+    return events[0].t, 1000.0 if events[-1].t - events[0].t < 1 else 1.0
+
+
+class _Spans:
+    """Registration spans per row: opened by register, cut by modify, closed by unregister."""
+
+    def __init__(self):
+        self.open, self.done = {}, []  # row -> (x0, mask); finished (x0, x1, row, mask)
+
+    def change(self, row, x, mask):
+        if row in self.open:
+            x0, old = self.open.pop(row)
+            self.done.append((x0, x, row, old))
+        if mask:
+            self.open[row] = (x, mask)
+
+    def seen(self, row, x, mask):
+        """A ready socket whose register event was dropped from the ring: open its span here."""
+        if row not in self.open and mask:
+            self.open[row] = (x, mask)
+
+    def close(self, end):
+        for row, (x0, mask) in self.open.items():
+            self.done.append((x0, end, row, mask))
+        self.open = {}
+        return self.done
+
+
+def _cell_extents(cells, events, by):
+    """Give each ready cell its x extent: a fixed width by call, the handler's pass by time."""
+    if by == "call":
+        return [(call + CELL[0], call + CELL[1], row, mask) for call, row, mask in cells]
+    t0, scale = _time_scale(events)
+    start, stop = {}, {}  # call -> time select() returned; -> time of its last event
+    for e in events:
+        if e.kind == "select":
+            start[e.call] = (e.t - t0) * scale
+        stop[e.call] = (e.t - t0) * scale
+    width = max((events[-1].t - t0) * scale, 1e-6) / 2000  # narrowest cell that stays visible
+    extent = {c: (s, max(stop[c], s + width)) for c, s in start.items()}
+    return [(*extent.get(call, (0.0, width)), row, mask) for call, row, mask in cells]
+
+
+def timeline(events, by="call", ax=None):
+    """Draw which socket ``select()`` reported ready for what, call by call.
+
+    ``events`` come from :meth:`Recorder.events`; ``by`` is ``"call"`` (x: the
+    select() call number) or ``"time"`` (x: seconds since the first event).
+    Returns the Figure.  Raises ``ValueError`` for an unknown ``by``.
+    """
+    events = list(events)
+    layout = timeline_layout(events, by)
+    rows = layout["rows"]
+    fig, ax = _figure(ax, (10, min(2.2 + 0.4 * len(rows), 12)))
+    _draw_rects(ax, layout["cells"], CELL, "ready")
+    _draw_rects(ax, layout["bars"], BAR, "registered")
+    _draw_marks(ax, layout["marks"], annotate=len(rows) <= FEW_ROWS)
+    _label_rows(ax, rows)
+    if by == "call":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("select() call number")
+    else:
+        ax.set_xlabel(f"time since the first event ({'ms' if _time_scale(events)[1] > 1 else 's'})")
+    ax.set_title(f"What select() returned, socket by socket ({len(rows)} sockets)")
+    if not events:
+        ax.text(0.5, 0.5, "no events recorded", transform=ax.transAxes, ha="center")
+    _timeline_legend(ax, layout)
+    return fig
+
+
+def _draw_rects(ax, rects, extent, name):
+    """One PolyCollection per mask: fast for 100,000 rectangles."""
+    if not rects:
+        return
+    data = np.array(rects, dtype=float)
+    for mask, color in MASK_COLORS.items():
+        chosen = data[data[:, 3] == mask]
+        if not len(chosen):
+            continue
+        x0, x1, y = chosen[:, 0], chosen[:, 1], chosen[:, 2]
+        y0, y1 = y + extent[0], y + extent[1]
+        verts = np.stack([np.column_stack(p) for p in ((x0, y0), (x0, y1), (x1, y1), (x1, y0))],
+                         axis=1)
+        ax.add_collection(PolyCollection(verts, facecolors=color, edgecolors="none",
+                                         gid=f"{name} {mask_name(mask)}"))
+    ax.autoscale_view()
+
+
+def _draw_marks(ax, marks, annotate):
+    notes = sum(len(marks.get(kind, ())) for kind in ("recv", "send"))
+    for kind, marker in MARKERS.items():
+        points = marks.get(kind)
+        if not points:
+            continue
+        xy = np.asarray(points, dtype=float)[:, :2]  # an array: scatter is slow on 100,000 tuples
+        ax.scatter(xy[:, 0], xy[:, 1], marker=marker, s=40, c="black",
+                   linewidths=0.8 if kind == "change" else 0.4,
+                   edgecolors="white" if kind != "change" else None, zorder=3, gid=kind)
+        if annotate and notes <= FEW_NOTES and kind in ("recv", "send"):
+            for xi, yi, n in points:
+                ax.annotate("EOF" if kind == "recv" and n == 0 else str(n), (xi, yi),
+                            xytext=(0, 7 if kind == "send" else -9), textcoords="offset points",
+                            ha="center", fontsize=7, gid=f"bytes {kind}")
+
+
+def _label_rows(ax, rows):
+    step = max(1, math.ceil(len(rows) / MAX_TICKS))
+    ticks = list(range(0, len(rows), step))
+    ax.set_yticks(ticks, [rows[i] for i in ticks], fontsize=8 if len(rows) <= MAX_TICKS else 6)
+    ax.set_ylim(len(rows) - 0.4, -0.6)  # first row at the top
+    ax.set_ylabel("socket" if step == 1 else f"socket (every {step}th labelled)")
+
+
+def _timeline_legend(ax, layout):
+    masks = {int(r[3]) for r in layout["cells"]} | {int(r[3]) for r in layout["bars"]}
+    handles = [Patch(color=MASK_COLORS[m], label=mask_name(m)) for m in MASK_COLORS if m in masks]
+    handles += [Patch(color="0.6", label="tall cell: ready for"),
+                Patch(color="0.6", label="thin bar: registered for", alpha=0.5)]
+    names = {"change": "register / modify / unregister"}
+    handles += [Line2D([], [], ls="", marker=MARKERS[k], color="black", label=names.get(k, k))
+                for k in MARKERS if k in layout["marks"]]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
+              frameon=False)
+
+
+# -- wake-ups --------------------------------------------------------------------
+def wakeups(recordings, bin=None, cpu=None):
+    """``select()`` calls per second over time, one panel per recording, log scale.
+
+    ``recordings`` maps a name to a list of events, e.g. ``{"seed (always
+    WRITE)": events1, "fixed": events2}``.  ``bin`` is the width of a time bin
+    in seconds (default: a fortieth of the longest recording).  ``cpu`` may map
+    a name to the CPU it used, as a fraction of one core (``0.98``), shown in
+    its panel's title.  Returns the Figure.
+    """
+    if not recordings:
+        raise ValueError("give at least one recording: {name: events}")
+    times = {name: _select_times(events) for name, events in recordings.items()}
+    longest = max((t[-1] for t in times.values() if len(t)), default=0.0)
+    bin = bin or max(longest / 40, 1e-3)
+    fig, axes = plt.subplots(1, len(times), figsize=(4.5 * len(times), 3.2), sharey=True,
+                             squeeze=False, layout="constrained")
+    for i, (ax, (name, t)) in enumerate(zip(axes[0], times.items())):
+        color = PANEL_COLORS[i % len(PANEL_COLORS)]
+        _wakeup_panel(ax, name, t, bin, (cpu or {}).get(name), color)
+    axes[0][0].set_ylabel("select() calls per second")
+    return fig
+
+
+def _select_times(events):
+    t = np.array([e.t for e in events if e.kind == "select"], dtype=float)
+    return t - t[0] if len(t) else t
+
+
+def _wakeup_panel(ax, name, t, bin, cpu, color):
+    edges = np.arange(0.0, (t[-1] if len(t) else 0.0) + bin * 1.001, bin)
+    edges = edges if len(edges) > 1 else np.array([0.0, bin])
+    counts, _ = np.histogram(t, edges)
+    rate = np.where(counts > 0, counts / bin, np.nan)  # an empty bin has no place on a log scale
+    ax.stairs(rate, edges, fill=True, color=color,
+              gid=f"wakeups {name}")
+    ax.set_yscale("log")
+    title = f"{name}\n{len(t):,} select() calls in {edges[-1]:.3g} s"
+    ax.set_title(title + (f", CPU {cpu:.0%} of a core" if cpu is not None else ""), fontsize=9)
+    ax.set_xlabel("time since the first select() (s)")
+
+
+def _figure(ax, size):
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    return fig, ax

@@ -1,0 +1,273 @@
+"""Widgets to watch an event loop: step through a recording, or watch it live.
+
+* :func:`stepper` turns a recording into one small HTML frame per
+  ``select()`` call: what was registered, what was ready, what the handler
+  did.  A ``Play`` button, a slider and a ``Stack`` of the frames are linked
+  with ``jslink``, so stepping runs in the browser alone: it still works in
+  a saved, trusted notebook with no kernel behind it.
+* :class:`LiveView` shows a running :class:`~echo_lab.BackgroundServer`'s
+  registered sockets and latest events, refreshed from a daemon thread.
+
+Two rules about threads in a kernel shape :class:`LiveView`: a thread must
+never ``print`` (its output would land in whatever cell runs at that moment),
+and must never use ``with out:`` on an ``Output`` widget (that captures the
+*main* thread's output too, and races).  So the thread only assigns an HTML
+widget's ``.value``, a message the front end applies wherever the widget is.
+"""
+
+import html
+import threading
+import time
+
+import ipywidgets as widgets
+
+from .draw import MASK_COLORS
+from .recorder import mask_name
+
+__all__ = ["LiveView", "Stepper", "describe", "stepper"]
+
+MAX_ROWS = 12  # sockets listed in one frame or view; the rest are counted
+RECENT = 10  # events shown by the live view
+
+
+def describe(event):
+    """What one recorded event means, in words: 'received 44 bytes', 'registered READ'..."""
+    kind, n = event.kind, event.nbytes
+    if kind == "accept":
+        return f"accepted {event.label}"
+    if kind == "recv":
+        return f"received {n} bytes" if n else "received 0 bytes (the peer closed)"
+    if kind == "send":
+        return f"sent {n} bytes"
+    if kind == "register":
+        return f"registered {mask_name(event.events)}"
+    if kind == "modify":
+        return f"modified to {mask_name(event.events)}"
+    if kind == "unregister":
+        return "unregistered"
+    if kind == "close":
+        return "closed"
+    if kind == "ready":
+        return f"ready for {mask_name(event.ready)}"
+    return f"select() returned {event.ready} ready"
+
+
+# -- stepper -------------------------------------------------------------------
+class Stepper(widgets.VBox):
+    """Play, slider, a note and a Stack of frames; built by :func:`stepper`.
+
+    Attributes: ``play``, ``slider``, ``note``, ``stack``, ``frames`` (the
+    HTML widgets), ``calls`` (the select() call number of each frame) and
+    ``links`` (the two ``jslink``: play -> slider, slider -> stack).
+    """
+
+    def __init__(self, frames, calls, total):
+        last = max(len(frames) - 1, 0)
+        self.frames, self.calls = frames, calls
+        self.play = widgets.Play(min=0, max=last, interval=600, description="play")
+        self.slider = widgets.IntSlider(min=0, max=last, description="frame")
+        self.stack = widgets.Stack(frames, selected_index=0 if frames else None)
+        self.note = widgets.HTML(_note(len(frames), total))
+        self.links = [widgets.jslink((self.play, "value"), (self.slider, "value")),
+                      widgets.jslink((self.slider, "value"), (self.stack, "selected_index"))]
+        super().__init__([widgets.HBox([self.play, self.slider]), self.note, self.stack])
+
+    def close_all(self):
+        """Close this widget and every widget it made (frees their comms)."""
+        for w in [*self.links, *self.frames, self.stack, self.play, self.slider, self.note]:
+            w.close()
+        self.children[0].close()
+        self.close()
+
+    def __repr__(self):  # stable text: nbval compares it, an untrusted notebook shows it
+        return "<Stepper: run the cell, or trust the notebook, to step through select() calls>"
+
+
+def _note(frames, total):
+    if frames == total:
+        return f"{total} select() calls, one frame each."
+    return (f"<b>Thinned:</b> showing {frames} of {total} select() calls, evenly spaced "
+            "(the first and the last are kept).")
+
+
+def stepper(events, max_frames=1000):
+    """A widget stepping through ``events`` (from ``Recorder.events()``) one select() call at a time.
+
+    With more select() calls than ``max_frames``, frames are taken evenly
+    (first and last kept) and a note says so.  Returns a :class:`Stepper`.
+    Raises ``ValueError`` if ``max_frames`` < 2.
+    """
+    if max_frames < 2:
+        raise ValueError(f"max_frames must be at least 2, not {max_frames}")
+    selects = [e.call for e in events if e.kind == "select"]
+    chosen = _thin(selects, max_frames)
+    pages = _frame_pages(events, chosen, len(selects))
+    layout, style = widgets.Layout(), widgets.HTMLStyle()  # shared: one model, not 1,000
+    frames = [widgets.HTML(page, layout=layout, style=style) for page in pages]
+    return Stepper(frames, sorted(chosen), len(selects))
+
+
+def _thin(calls, limit):
+    """The calls to keep: all of them, or ``limit`` evenly spaced with the first and last."""
+    if len(calls) <= limit:
+        return set(calls)
+    last = len(calls) - 1
+    return {calls[round(i * last / (limit - 1))] for i in range(limit)}
+
+
+def _frame_pages(events, chosen, total):
+    """One HTML page per chosen call, replaying registrations to know what was registered."""
+    registered = {}  # fd -> (label, mask), as the selector held it
+    pages, frame = [], None
+    for e in events:
+        if e.kind == "select":
+            if frame is not None:
+                pages.append(_page(frame, len(pages) + 1, total))
+            frame = _Frame(e.call, registered) if e.call in chosen else None
+        elif frame is not None:
+            frame.add(e)
+        if e.kind in ("register", "modify"):
+            registered[e.fd] = (e.label, e.events)
+        elif e.kind == "unregister":
+            registered.pop(e.fd, None)
+        elif e.kind == "ready" and e.fd not in registered:  # its register event was dropped
+            registered[e.fd] = (e.label, e.events)
+    if frame is not None:
+        pages.append(_page(frame, len(pages) + 1, total))
+    return pages
+
+
+class _Frame:
+    """What one select() call saw: a copy of the registrations, then its events."""
+
+    def __init__(self, call, registered):
+        self.call, self.before = call, dict(registered)
+        self.ready, self.did = {}, {}  # fd -> ready mask; fd -> list of descriptions
+        self.labels = {fd: label for fd, (label, _) in registered.items()}
+
+    def add(self, e):
+        if e.kind == "ready":
+            self.ready[e.fd] = e.ready
+        else:  # accept is recorded on the listening socket, labelled with the new client
+            self.did.setdefault(e.fd, []).append(describe(e))
+        self.labels.setdefault(e.fd, e.label if e.kind != "accept" else f"fd {e.fd}")
+
+
+def _page(frame, number, total):
+    busy = [fd for fd in frame.labels if fd in frame.ready or fd in frame.did]
+    rest = [fd for fd in frame.labels if fd not in frame.ready and fd not in frame.did]
+    shown = (busy + rest)[:MAX_ROWS]
+    rows = "".join(_row(frame, fd) for fd in shown)
+    more = len(frame.labels) - len(shown)
+    tail = f"<tr><td colspan=4>... and {more} more sockets</td></tr>" if more > 0 else ""
+    return (f"<b>select() call {frame.call}</b> ({len(frame.ready)} ready; "
+            f"frame {number}, {total} calls in all)<table><tr><th>socket</th>"
+            f"<th>registered</th><th>ready</th><th>handler</th></tr>{rows}{tail}</table>")
+
+
+def _row(frame, fd):
+    label = html.escape(frame.labels[fd])
+    before = mask_name(frame.before[fd][1]) if fd in frame.before else ""
+    ready = frame.ready.get(fd, 0)
+    cell = (f'<td style="background:{MASK_COLORS[ready]};color:white">{mask_name(ready)}</td>'
+            if ready else "<td></td>")
+    did = html.escape(", ".join(frame.did.get(fd, ())))
+    return f"<tr><td>{label}</td><td>{before}</td>{cell}<td>{did}</td></tr>"
+
+
+# -- live view -----------------------------------------------------------------
+class LiveView(widgets.HTML):
+    """A running server's registered sockets and latest events, refreshed every ``interval`` s.
+
+    A daemon thread assigns ``.value`` (never prints, never ``with out:``).
+    It stops by itself within ``interval`` after the server stops (after a
+    last refresh), or on :meth:`stop` / :meth:`close`.  A server that is not
+    running yet is shown once, without a thread.
+    """
+
+    def __init__(self, server, interval=0.2, recent=RECENT):
+        self.server, self.interval, self.recent = server, interval, recent
+        self._stop = threading.Event()
+        self._last = (time.monotonic(), self._calls())
+        super().__init__(self._render())
+        self.thread = threading.Thread(target=self._run, name="echo_lab live view", daemon=True)
+        if server.running:
+            self.thread.start()
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            running = self.server.running  # read before rendering: the last page shows the end
+            try:
+                self.value = self._render()
+            except Exception as exc:  # noqa: BLE001 -- a view must not kill anything; say why it stopped
+                self.value = f"<i>live view stopped: {html.escape(repr(exc))}</i>"
+                return
+            if not running:
+                return
+
+    def stop(self, timeout=1.0):
+        """Stop refreshing; wait up to ``timeout`` s for the thread. Returns True if it ended."""
+        self._stop.set()
+        if self.thread.is_alive() and self.thread is not threading.current_thread():
+            self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    def close(self):
+        self.stop()
+        super().close()
+
+    def __repr__(self):
+        return f"<LiveView of a {self.server.kind} server: run the cell to watch it>"
+
+    # -- rendering (on the view's thread) --
+    def _calls(self):
+        return self.server.recorder.calls if self.server.recorder is not None else 0
+
+    def _rate(self):
+        now, calls = time.monotonic(), self._calls()
+        then, before = self._last
+        self._last = (now, calls)
+        return (calls - before) / (now - then) if now > then else 0.0
+
+    def _render(self):
+        server = self.server
+        host, port = server.address
+        state = "running" if server.running else "stopped"
+        head = (f"<b>{html.escape(server.kind)} server</b> on {host}:{port}, {state}: "
+                f"{self._calls():,} select() calls so far, {self._rate():,.0f} per second now")
+        return head + _sockets_table(server) + self._recent_events()
+
+    def _recent_events(self):
+        recorder = self.server.recorder
+        if recorder is None:
+            return "<p>(not recording: no events to show)</p>"
+        lines = [f"call {e.call}: {e.label or 'select()'}: {describe(e)}"
+                 for e in recorder.events()[-self.recent:]]
+        return "<b>latest events</b><pre>" + html.escape("\n".join(lines)) + "</pre>"
+
+
+def _sockets_table(server):
+    keys = _registered(server)
+    if keys is None:
+        return "<p>(no selector: the server has stopped)</p>"
+    label = server.recorder.label if server.recorder is not None else (lambda fd: f"fd {fd}")
+    rows = "".join(f"<tr><td>{html.escape(label(k.fd))}</td><td>{mask_name(k.events)}</td></tr>"
+                   for k in keys[:MAX_ROWS])
+    more = f"<tr><td colspan=2>... and {len(keys) - MAX_ROWS} more</td></tr>" if len(keys) > MAX_ROWS else ""
+    return f"<table><tr><th>registered socket</th><th>for</th></tr>{rows}{more}</table>"
+
+
+def _registered(server, attempts=5):
+    """The selector's keys, copied; None once the selector is closed.
+
+    The loop thread registers and unregisters while we copy: iterating the
+    map can then raise ``RuntimeError`` (size changed) or ``KeyError`` (a key
+    gone between listing and reading it).  Try again a few times.
+    """
+    for _ in range(attempts):
+        try:
+            sel_map = server._loop_sel.get_map()
+            return None if sel_map is None else sorted(list(sel_map.values()), key=lambda k: k.fd)
+        except (RuntimeError, KeyError):
+            continue
+    return []

@@ -1,0 +1,41 @@
+"""The course's generated parts are up to date, and the README's commands are the ones CI runs."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_navigation_and_course_maps_are_up_to_date():
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "course.py"), "--check"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_lesson_has_minutes_a_question_and_navigation():
+    lessons = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    assert lessons, "no lessons found"
+    for path in lessons:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        meta = nb["metadata"].get("echo_lab", {})
+        assert isinstance(meta.get("minutes"), int), f"{path.name}: metadata echo_lab.minutes"
+        assert meta.get("question", "").endswith("?"), f"{path.name}: metadata echo_lab.question"
+        nav = [c for c in nb["cells"] if "navigation" in c.get("metadata", {}).get("tags", [])]
+        assert len(nav) == 2, f"{path.name}: navigation cells at the top and the bottom"
+
+
+def test_every_notebook_is_stored_executed():
+    for folder in ("notebooks", "solutions"):
+        for path in sorted((ROOT / folder).glob("*.ipynb")):
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            code = [c for c in cells if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+            assert all(c["execution_count"] is not None for c in code), f"{path} has cells never run"
+
+
+def test_readme_leads_with_the_two_commands_and_ci_runs_the_test_one():
+    first_screen = "\n".join((ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:15])
+    assert "make lab" in first_screen and "make test" in first_screen
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "\nmake test" in ci
