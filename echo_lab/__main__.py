@@ -2,6 +2,7 @@
 
     python -m echo_lab server <host> <port> [--fixed]
     python -m echo_lab client <host> <port> <num_connections> [--fixed] [--timeout S]
+    python -m echo_lab bench [--quick]     (see echo_lab.bench)
 
 ``server`` is ``multiconn-server.py`` and ``client`` is ``multiconn-client.py``:
 same arguments, same usage lines, same transcript.  Everything that can go
@@ -147,9 +148,12 @@ def connect(host, port, num_connections, use_fixed=False, timeout=None):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     sys.stdout.reconfigure(line_buffering=True)  # transcript lines appear as they happen
-    commands = ", ".join(USAGE)
+    commands = ", ".join([*USAGE, "bench"])
+    if argv and argv[0] == "bench":
+        from . import bench
+        return bench.main(argv[1:])
     if not argv or argv[0] not in USAGE:
-        print("usage: python -m echo_lab {server,client} ...", file=sys.stderr)
+        print("usage: python -m echo_lab {server,client,bench} ...", file=sys.stderr)
         print(f"commands: {commands}", file=sys.stderr)
         return 1
     command, rest = argv[0], argv[1:]

@@ -1,0 +1,329 @@
+"""One selectors thread against threads and asyncio, measured side by side.
+
+    python -m echo_lab bench [--seconds 2] [--conns 100,1000] [--sizes 64,16384]
+                             [--servers fixed,seed,...] [--quick]
+
+Each server runs in its own process pinned to CPU 0; the load client
+(``loadgen.c``, compiled with the system's C compiler on first use, since a
+Python client tops out below what a good server answers) runs pinned to
+CPU 1.  Every figure of one table comes from the same run, so the ratios
+are fair on a noisy machine even when the absolute numbers are not.
+
+Besides throughput and latency it measures what an idle server costs
+(1,000 idle connections for 5 s) and how many connections the fixed server
+holds (10,000, or the limit that stops it) and what each costs in memory.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import pathlib
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from . import fixed, seed
+
+HERE = pathlib.Path(__file__).parent
+SERVER_CPU, CLIENT_CPU = 0, 1
+MAX_SERVER_LIFE = 900  # seconds: a server left behind by a crash ends itself
+
+
+# -- the servers (each runs in its own process) ------------------------------
+
+def _selectors(kind):
+    def run(lsock_port):
+        sel = __import__("selectors").DefaultSelector()
+        if kind == "seed":
+            lsock = seed.listening_socket(sel, "127.0.0.1", 0, print=lambda *a: None)
+            lsock.listen(1024)
+            accept_wrapper, service_connection = seed.server_functions(sel, print=lambda *a: None)
+        else:
+            lsock = fixed.fixed_listening_socket(sel, "127.0.0.1", 0, print=None)
+            accept_wrapper, service_connection = fixed.fixed_server_functions(sel, print=None)
+        lsock_port(lsock.getsockname()[1])
+        seed.event_loop(sel, accept_wrapper, service_connection)
+    return run
+
+
+class _EchoProtocol(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+
+async def _echo_stream(reader, writer):
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+
+
+def _asyncio(kind):
+    def run(lsock_port):
+        if kind == "uvloop-protocol":
+            import uvloop
+            loop = uvloop.new_event_loop()
+        else:
+            loop = asyncio.new_event_loop()
+        if kind == "asyncio-streams":
+            server = loop.run_until_complete(asyncio.start_server(_echo_stream, "127.0.0.1", 0, backlog=1024))
+        else:
+            server = loop.run_until_complete(loop.create_server(_EchoProtocol, "127.0.0.1", 0, backlog=1024))
+        lsock_port(server.sockets[0].getsockname()[1])
+        loop.run_forever()
+    return run
+
+
+def _threads(lsock_port):
+    lsock = socket.create_server(("127.0.0.1", 0), backlog=1024)
+    lsock_port(lsock.getsockname()[1])
+
+    def serve(conn):
+        with conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                while data := conn.recv(65536):
+                    conn.sendall(data)
+            except OSError:
+                pass
+
+    threading.stack_size(256 * 1024)
+    while True:
+        conn, _ = lsock.accept()
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+SERVERS = {
+    "fixed": _selectors("fixed"),
+    "seed": _selectors("seed"),
+    "threads": _threads,
+    "asyncio-protocol": _asyncio("asyncio-protocol"),
+    "asyncio-streams": _asyncio("asyncio-streams"),
+    "uvloop-protocol": _asyncio("uvloop-protocol"),
+}
+
+
+def _uvloop_installed():
+    try:
+        import uvloop  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def serve_forever(kind):
+    """Entry point of a server process: print the port, serve until killed."""
+    _raise_fd_limit()
+    _pin(SERVER_CPU)
+    signal.alarm(MAX_SERVER_LIFE)
+    try:
+        SERVERS[kind](lambda port: print(port, flush=True))
+    except OSError:
+        pass  # e.g. the seed design dies when a load client resets: the run is over anyway
+
+
+# -- measuring ---------------------------------------------------------------
+
+def _pin(cpu):
+    if hasattr(os, "sched_setaffinity") and cpu < os.cpu_count():
+        os.sched_setaffinity(0, {cpu})
+
+
+def _raise_fd_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _cpu_seconds(pid):
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_kib(pid):
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def loadgen_path():
+    """Compile loadgen.c once (into a cache folder); None if there is no C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    cache = pathlib.Path(os.environ.get("XDG_CACHE_HOME", pathlib.Path.home() / ".cache")) / "echo_lab"
+    source, binary = HERE / "loadgen.c", cache / "loadgen"
+    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = pathlib.Path(tempfile.mkdtemp(dir=cache)) / "loadgen"
+        subprocess.run([cc, "-O2", "-o", str(tmp), str(source)], check=True, timeout=120)
+        tmp.replace(binary)
+    return str(binary)
+
+
+class Server:
+    """A benchmark server in its own process."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.proc = subprocess.Popen([sys.executable, "-c", f"from echo_lab.bench import serve_forever; "
+                                      f"serve_forever({kind!r})"], stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()  # the port, once listening
+        if not line.strip().isdigit():
+            self.close()
+            raise RuntimeError(f"the {kind} server did not start")
+        self.port = int(line)
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def run_load(loadgen, port, conns, size, seconds, hold=0.0):
+    """Run the load client pinned to CLIENT_CPU; return its figures."""
+    if loadgen:
+        cmd = [loadgen, "127.0.0.1", str(port), str(conns), str(size), str(seconds), str(hold)]
+    else:
+        cmd = [sys.executable, "-m", "echo_lab.load", "127.0.0.1", str(port), "--conns", str(conns),
+               "--size", str(size), "--seconds", str(seconds)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + hold + 120,
+                         preexec_fn=lambda: (_raise_fd_limit(), _pin(CLIENT_CPU)))
+    if out.returncode != 0 or not out.stdout.strip():
+        raise RuntimeError(f"load client failed: {out.stderr.strip()}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(kind, loadgen, conns, size, seconds):
+    with Server(kind) as server:
+        cpu0 = _cpu_seconds(server.proc.pid)
+        figures = run_load(loadgen, server.port, conns, size, seconds)
+        cpu = _cpu_seconds(server.proc.pid) - cpu0
+    figures["cpu_us_per_msg"] = cpu / figures["messages"] * 1e6 if figures["messages"] else float("nan")
+    return figures
+
+
+def idle_cost(kind, loadgen, conns=1000, hold=5.0):
+    """Share of a core the server uses while ``conns`` connections sit idle for ``hold`` s."""
+    with Server(kind) as server:
+        proc = subprocess.Popen(
+            [loadgen, "127.0.0.1", str(server.port), str(conns), "64", "0", str(hold + 1)],
+            stdout=subprocess.PIPE, text=True, preexec_fn=lambda: (_raise_fd_limit(), _pin(CLIENT_CPU)))
+        time.sleep(1.0)  # let the connections be made
+        cpu0, t0 = _cpu_seconds(server.proc.pid), time.monotonic()
+        time.sleep(hold)
+        share = (_cpu_seconds(server.proc.pid) - cpu0) / (time.monotonic() - t0)
+        proc.communicate(timeout=hold + 30)
+    return share
+
+
+def connection_capacity(loadgen, target=10_000, hold=3.0):
+    """Connect ``target`` idle clients to the fixed server; return (held, fd limit, KiB per connection)."""
+    limit = _raise_fd_limit()
+    with Server("fixed") as server:
+        rss0 = _rss_kib(server.proc.pid)
+        proc = subprocess.Popen(
+            [loadgen, "127.0.0.1", str(server.port), str(target), "64", "0", str(hold)],
+            stdout=subprocess.PIPE, text=True, preexec_fn=lambda: (_raise_fd_limit(), _pin(CLIENT_CPU)))
+        time.sleep(hold * 0.8)
+        held = sum(1 for _ in pathlib.Path(f"/proc/{server.proc.pid}/fd").iterdir())
+        rss = _rss_kib(server.proc.pid)
+        out, _ = proc.communicate(timeout=hold + 60)
+    connected = json.loads(out.strip().splitlines()[-1])["connected"]
+    held = min(held - 4, connected)  # minus stdin/out/err and the listening socket
+    return held, limit, (rss - rss0) / max(1, held)
+
+
+# -- the report --------------------------------------------------------------
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m echo_lab bench", description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=2.0, help="length of each measurement (default 2)")
+    p.add_argument("--conns", default="100,1000", help="numbers of connections (default 100,1000)")
+    p.add_argument("--sizes", default="64,16384", help="message sizes in bytes (default 64,16384)")
+    p.add_argument("--servers", default=",".join(SERVERS), help="servers to compare")
+    p.add_argument("--quick", action="store_true", help="0.5 s each, 100 connections, no idle/capacity runs")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.seconds, args.conns = 0.5, "100"
+    try:
+        conns = [int(n) for n in args.conns.split(",")]
+        sizes = [int(n) for n in args.sizes.split(",")]
+    except ValueError:
+        p.error("--conns and --sizes take comma-separated whole numbers")
+    kinds = [k for k in args.servers.split(",") if k]
+    unknown = [k for k in kinds if k not in SERVERS]
+    if unknown:
+        p.error(f"unknown server(s) {', '.join(unknown)}; choose from {', '.join(SERVERS)}")
+    if "uvloop-protocol" in kinds and not _uvloop_installed():
+        print("uvloop is not installed: skipping uvloop-protocol (pip install uvloop)")
+        kinds.remove("uvloop-protocol")
+    loadgen = loadgen_path()
+    if loadgen is None:
+        print("no C compiler: using the Python load client, which may be slower than the servers")
+    runs = [(n, size, kind) for n in conns for size in sizes for kind in kinds]
+    results = {}
+    print(f"{'server':<18}{'conns':>6}{'size':>7}{'msgs/s':>11}{'p50 us':>9}{'p99 us':>9}{'CPU us/msg':>12}")
+    for i, (n, size, kind) in enumerate(runs, 1):
+        _progress(f"[{i}/{len(runs)}] {kind}, {n} connections, {size} B ...")
+        try:
+            f = results[n, size, kind] = measure(kind, loadgen, n, size, args.seconds)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            _progress("")
+            print(f"{kind:<18}{n:>6}{size:>7}  failed: {exc}")
+            continue
+        _progress("")
+        print(f"{kind:<18}{n:>6}{size:>7}{f['msgs_per_s']:>11,.0f}{f['p50_us']:>9,.0f}"
+              f"{f['p99_us']:>9,.0f}{f['cpu_us_per_msg']:>12.1f}", flush=True)
+    _ratios(results, conns, sizes)
+    if not args.quick and loadgen:
+        for kind in ("fixed", "seed"):
+            share = idle_cost(kind, loadgen)
+            print(f"idle: {kind} with 1,000 idle connections uses {share:.1%} of a core over 5 s"
+                  + ("  (target < 1%)" if kind == "fixed" else ""))
+        held, limit, kib = connection_capacity(loadgen)
+        print(f"capacity: the fixed server held {held:,} connections (target 10,000; fd limit {limit:,}), "
+              f"{kib:.1f} KiB of server memory each")
+    return 0
+
+
+def _progress(text):
+    """A progress line on a terminal's stderr, overwritten by the next one."""
+    if sys.stderr.isatty():
+        print(f"\r{text:<70}\r" if text else f"\r{'':<70}\r", end="", file=sys.stderr, flush=True)
+
+
+def _ratios(results, conns, sizes):
+    print("ratios, measured in this run (msgs/s):")
+    for n in conns:
+        for size in sizes:
+            base = results.get((n, size, "fixed"))
+            for other, target in (("uvloop-protocol", 0.9), ("asyncio-protocol", 3.0),
+                                  ("asyncio-streams", None), ("threads", None), ("seed", None)):
+                f = results.get((n, size, other))
+                if base and f and f["msgs_per_s"]:
+                    ratio = base["msgs_per_s"] / f["msgs_per_s"]
+                    verdict = "" if target is None else f"  (target >= {target:g}x: {'met' if ratio >= target else 'NOT met'})"
+                    print(f"  {n:>5} conns, {size:>5} B: fixed / {other:<16} {ratio:5.2f}x{verdict}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

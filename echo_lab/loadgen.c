@@ -1,0 +1,135 @@
+/* A load client for `python -m echo_lab bench`: request/response echoes.
+ *
+ * A Python client saturates one core at well under what a good server
+ * answers, so the benchmark drives servers with this small epoll client.
+ * Each of CONNS connections sends SIZE bytes, reads until all SIZE bytes are
+ * back, notes the round trip and sends again, for SECONDS.  It reads while
+ * it sends, so a server that pushes back never deadlocks it.  With SECONDS 0
+ * it connects, holds the connections idle for HOLD seconds and closes.
+ *
+ *   loadgen HOST PORT CONNS SIZE SECONDS [HOLD]
+ *
+ * Prints one JSON line: messages, seconds, msgs_per_s, p50_us, p99_us,
+ * errors, connected.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SAMPLES 4000000
+
+typedef struct { int fd; size_t sent, got; double t0; } conn_t;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 6) {
+        fprintf(stderr, "usage: loadgen HOST PORT CONNS SIZE SECONDS [HOLD]\n");
+        return 1;
+    }
+    int nconn = atoi(argv[3]);
+    size_t size = (size_t)atol(argv[4]);
+    double seconds = atof(argv[5]), hold = argc > 6 ? atof(argv[6]) : 0;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[2]))};
+    if (inet_pton(AF_INET, argv[1], &addr.sin_addr) != 1) {
+        fprintf(stderr, "loadgen: bad address %s\n", argv[1]);
+        return 1;
+    }
+    conn_t *conns = calloc(nconn, sizeof *conns);
+    char *out = malloc(size), *in = malloc(65536);
+    double *lat = malloc(sizeof(double) * MAX_SAMPLES);
+    memset(out, 'x', size);
+    int ep = epoll_create1(0), connected = 0, errors = 0, one = 1;
+    for (int i = 0; i < nconn; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+            fprintf(stderr, "loadgen: connection %d: %s\n", i + 1, strerror(errno));
+            if (fd >= 0) close(fd);
+            conns[i].fd = -1;
+            errors++;
+            break;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        conns[i].fd = fd;
+        connected++;
+    }
+    if (seconds <= 0) { /* idle: hold the connections, then close */
+        struct timespec ts = {(time_t)hold, (long)((hold - (time_t)hold) * 1e9)};
+        nanosleep(&ts, NULL);
+        printf("{\"messages\": 0, \"seconds\": %.3f, \"msgs_per_s\": 0, \"p50_us\": 0, \"p99_us\": 0,"
+               " \"errors\": %d, \"connected\": %d}\n", hold, errors, connected);
+        return 0;
+    }
+    double start = now(), end = start + seconds;
+    for (int i = 0; i < connected; i++) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = i};
+        conns[i].t0 = start;
+        epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
+    }
+    long nsamples = 0, messages = 0;
+    struct epoll_event events[512];
+    while (now() < end) {
+        int n = epoll_wait(ep, events, 512, 100);
+        for (int k = 0; k < n; k++) {
+            conn_t *c = &conns[events[k].data.u32];
+            if (c->fd < 0) continue;
+            if ((events[k].events & EPOLLOUT) && c->sent < size) {
+                ssize_t s = send(c->fd, out + c->sent, size - c->sent, MSG_NOSIGNAL);
+                if (s > 0) c->sent += s;
+                if (c->sent == size) {
+                    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = events[k].data.u32};
+                    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                }
+            }
+            if (events[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+                ssize_t r = recv(c->fd, in, 65536, 0);
+                if (r <= 0 && !(r < 0 && errno == EAGAIN)) {
+                    errors++;
+                    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                    close(c->fd);
+                    c->fd = -1;
+                    continue;
+                }
+                if (r > 0) c->got += r;
+                if (c->got >= size) {
+                    double t = now();
+                    if (nsamples < MAX_SAMPLES) lat[nsamples++] = t - c->t0;
+                    messages++;
+                    c->got -= size;
+                    c->sent = 0;
+                    c->t0 = t;
+                    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = events[k].data.u32};
+                    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                }
+            }
+        }
+    }
+    double elapsed = now() - start;
+    qsort(lat, nsamples, sizeof *lat, cmp);
+    double p50 = nsamples ? lat[nsamples / 2] * 1e6 : 0, p99 = nsamples ? lat[nsamples * 99 / 100] * 1e6 : 0;
+    printf("{\"messages\": %ld, \"seconds\": %.3f, \"msgs_per_s\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f,"
+           " \"errors\": %d, \"connected\": %d}\n",
+           messages, elapsed, messages / elapsed, p50, p99, errors, connected);
+    for (int i = 0; i < nconn; i++)
+        if (conns[i].fd >= 0) close(conns[i].fd);
+    return 0;
+}
