@@ -86,36 +86,44 @@ def timeline_layout(events, by="call"):
     """
     if by not in ("call", "time"):
         raise ValueError(f'by must be "call" or "time", not {by!r}')
-    rows, index, current = [], {}, {}  # labels; (fd, label) -> row; fd -> row registered there
-    cells, marks, spans = [], defaultdict(list), _Spans()
+    rows, spans, cells, marks = _Rows(), _Spans(), [], defaultdict(list)
     xof = _x_function(events, by)
-
-    def row_of(fd, label):
-        key = (fd, label or f"fd {fd}")
-        if key not in index:
-            index[key] = len(rows)
-            rows.append(key[1])
-        return index[key]
-
     for e in events:
-        if e.kind == "select" or e.fd < 0:
+        if e.fd < 0:  # the 'select' event itself: its sockets follow as 'ready' events
             continue
-        x = xof(e)
-        # accept is recorded on the listening socket but labelled with the new client
-        row = current.get(e.fd) if e.kind == "accept" else None
-        row = row if row is not None else row_of(e.fd, "" if e.kind == "accept" else e.label)
+        x, row = xof(e), rows.of(e)
         if e.kind == "ready":
             cells.append((e.call, row, e.ready))
             spans.seen(row, x, e.events)
         elif e.kind in CHANGES:
-            current[e.fd] = row
+            rows.registered(e.fd, row)
             spans.change(row, x, e.events)
             marks["change"].append((x, row + sum(BAR) / 2, 0))  # drawn on the bar it changes
         elif e.kind in ACTIONS:
             marks[e.kind].append((x, row, e.nbytes))
     end = max((xof(e) for e in events[-1:]), default=0) + (0.5 if by == "call" else 0)
-    return {"rows": rows, "by": by, "cells": _cell_extents(cells, events, by),
+    return {"rows": rows.labels, "by": by, "cells": _cell_extents(cells, events, by),
             "bars": spans.close(end), "marks": dict(marks)}
+
+
+class _Rows:
+    """Rows in order of appearance, keyed by (fd, label): fds are reused after a close."""
+
+    def __init__(self):
+        self.labels, self.index, self.current = [], {}, {}  # current: fd -> row registered there
+
+    def of(self, e):
+        # accept is recorded on the listening socket but labelled with the new client
+        if e.kind == "accept" and e.fd in self.current:
+            return self.current[e.fd]
+        key = (e.fd, e.label if e.label and e.kind != "accept" else f"fd {e.fd}")
+        if key not in self.index:
+            self.index[key] = len(self.labels)
+            self.labels.append(key[1])
+        return self.index[key]
+
+    def registered(self, fd, row):
+        self.current[fd] = row
 
 
 def _x_function(events, by):
@@ -176,31 +184,33 @@ def timeline(events, by="call", ax=None):
     """Draw which socket ``select()`` reported ready for what, call by call.
 
     ``events`` come from :meth:`Recorder.events`; ``by`` is ``"call"`` (x: the
-    select() call number) or ``"time"`` (x: seconds since the first event).
+    select() call number) or ``"time"`` (x: time since the first event, in
+    milliseconds for a recording shorter than a second, else seconds).
     Returns the Figure.  Raises ``ValueError`` for an unknown ``by``.
     """
     events = list(events)
     layout = timeline_layout(events, by)
     rows = layout["rows"]
     fig, ax = _figure(ax, (10, min(2.2 + 0.4 * len(rows), 12)))
-    _draw_rects(ax, layout["cells"], CELL, "ready")
-    _draw_rects(ax, layout["bars"], BAR, "registered")
-    _draw_marks(ax, layout["marks"], annotate=len(rows) <= FEW_ROWS)
-    _label_rows(ax, rows)
-    if by == "call":
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("select() call number")
+    dense = len(rows) > MAX_TICKS
+    if dense:  # registration as a pale background that tiles the rows; cells on top
+        _draw_rects(ax, layout["bars"], (-0.5, 0.5), "registered", edges=False, alpha=0.2)
     else:
-        ax.set_xlabel(f"time since the first event ({'ms' if _time_scale(events)[1] > 1 else 's'})")
-    ax.set_title(f"What select() returned, socket by socket ({len(rows)} sockets)")
-    if not events:
-        ax.text(0.5, 0.5, "no events recorded", transform=ax.transAxes, ha="center")
-    _timeline_legend(ax, layout)
+        _draw_rects(ax, layout["bars"], BAR, "registered", edges=False)
+    _draw_rects(ax, layout["cells"], CELL, "ready", edges=dense)
+    if not dense:  # with hundreds of rows, markers would only hide the cells
+        _draw_marks(ax, layout["marks"], few=len(rows) <= FEW_ROWS)
+    _label_axes(ax, events, rows, by)
+    _timeline_legend(ax, layout, markers=not dense)
     return fig
 
 
-def _draw_rects(ax, rects, extent, name):
-    """One PolyCollection per mask: fast for 100,000 rectangles."""
+def _draw_rects(ax, rects, extent, name, edges, alpha=1.0):
+    """One PolyCollection per mask: fast for 100,000 rectangles.
+
+    With many rows a rectangle is thinner than a pixel and would vanish: an
+    edge line in the same colour keeps each one at least a pixel wide.
+    """
     if not rects:
         return
     data = np.array(rects, dtype=float)
@@ -212,12 +222,14 @@ def _draw_rects(ax, rects, extent, name):
         y0, y1 = y + extent[0], y + extent[1]
         verts = np.stack([np.column_stack(p) for p in ((x0, y0), (x0, y1), (x1, y1), (x1, y0))],
                          axis=1)
-        ax.add_collection(PolyCollection(verts, facecolors=color, edgecolors="none",
+        ax.add_collection(PolyCollection(verts, facecolors=color, alpha=alpha,
+                                         edgecolors=color if edges else "none", linewidths=0.5,
                                          gid=f"{name} {mask_name(mask)}"))
     ax.autoscale_view()
 
 
-def _draw_marks(ax, marks, annotate):
+def _draw_marks(ax, marks, few):
+    """One scatter per kind of action; byte counts written beside them when there are few."""
     notes = sum(len(marks.get(kind, ())) for kind in ("recv", "send"))
     for kind, marker in MARKERS.items():
         points = marks.get(kind)
@@ -227,29 +239,38 @@ def _draw_marks(ax, marks, annotate):
         ax.scatter(xy[:, 0], xy[:, 1], marker=marker, s=40, c="black",
                    linewidths=0.8 if kind == "change" else 0.4,
                    edgecolors="white" if kind != "change" else None, zorder=3, gid=kind)
-        if annotate and notes <= FEW_NOTES and kind in ("recv", "send"):
+        if few and notes <= FEW_NOTES and kind in ("recv", "send"):
             for xi, yi, n in points:
                 ax.annotate("EOF" if kind == "recv" and n == 0 else str(n), (xi, yi),
                             xytext=(0, 7 if kind == "send" else -9), textcoords="offset points",
                             ha="center", fontsize=7, gid=f"bytes {kind}")
 
 
-def _label_rows(ax, rows):
-    step = max(1, math.ceil(len(rows) / MAX_TICKS))
+def _label_axes(ax, events, rows, by):
+    if by == "call":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("select() call number")
+    else:
+        ax.set_xlabel(f"time since the first event ({'ms' if _time_scale(events)[1] > 1 else 's'})")
+    ax.set_title(f"What select() returned, socket by socket ({len(rows)} sockets)")
+    if not events:
+        ax.text(0.5, 0.5, "no events recorded", transform=ax.transAxes, ha="center")
+    step = max(1, math.ceil(len(rows) / MAX_TICKS))  # with many rows, label one in `step`
     ticks = list(range(0, len(rows), step))
     ax.set_yticks(ticks, [rows[i] for i in ticks], fontsize=8 if len(rows) <= MAX_TICKS else 6)
     ax.set_ylim(len(rows) - 0.4, -0.6)  # first row at the top
-    ax.set_ylabel("socket" if step == 1 else f"socket (every {step}th labelled)")
+    ax.set_ylabel("socket" if step == 1 else f"socket (one in {step} labelled)")
 
 
-def _timeline_legend(ax, layout):
+def _timeline_legend(ax, layout, markers):
     masks = {int(r[3]) for r in layout["cells"]} | {int(r[3]) for r in layout["bars"]}
     handles = [Patch(color=MASK_COLORS[m], label=mask_name(m)) for m in MASK_COLORS if m in masks]
     handles += [Patch(color="0.6", label="tall cell: ready for"),
-                Patch(color="0.6", label="thin bar: registered for", alpha=0.5)]
+                Patch(color="0.6", label="thin bar: registered for" if markers
+                      else "pale band: registered for", alpha=0.5)]
     names = {"change": "register / modify / unregister"}
     handles += [Line2D([], [], ls="", marker=MARKERS[k], color="black", label=names.get(k, k))
-                for k in MARKERS if k in layout["marks"]]
+                for k in MARKERS if markers and k in layout["marks"]]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
               frameon=False)
 
@@ -288,10 +309,9 @@ def _wakeup_panel(ax, name, t, bin, cpu, color):
     edges = edges if len(edges) > 1 else np.array([0.0, bin])
     counts, _ = np.histogram(t, edges)
     rate = np.where(counts > 0, counts / bin, np.nan)  # an empty bin has no place on a log scale
-    ax.stairs(rate, edges, fill=True, color=color,
-              gid=f"wakeups {name}")
+    ax.stairs(rate, edges, fill=True, color=color, gid=f"wakeups {name}")
     ax.set_yscale("log")
-    title = f"{name}\n{len(t):,} select() calls in {edges[-1]:.3g} s"
+    title = f"{name}\n{len(t):,} select() calls in {t[-1] if len(t) else 0:.3g} s"
     ax.set_title(title + (f", CPU {cpu:.0%} of a core" if cpu is not None else ""), fontsize=9)
     ax.set_xlabel("time since the first select() (s)")
 

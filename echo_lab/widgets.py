@@ -18,6 +18,7 @@ widget's ``.value``, a message the front end applies wherever the widget is.
 import html
 import threading
 import time
+from collections import Counter
 
 import ipywidgets as widgets
 
@@ -84,6 +85,8 @@ class Stepper(widgets.VBox):
 
 
 def _note(frames, total):
+    if total == 0:
+        return "No select() call was recorded."
     if frames == total:
         return f"{total} select() calls, one frame each."
     return (f"<b>Thinned:</b> showing {frames} of {total} select() calls, evenly spaced "
@@ -101,9 +104,11 @@ def stepper(events, max_frames=1000):
         raise ValueError(f"max_frames must be at least 2, not {max_frames}")
     selects = [e.call for e in events if e.kind == "select"]
     chosen = _thin(selects, max_frames)
-    pages = _frame_pages(events, chosen, len(selects))
-    layout, style = widgets.Layout(), widgets.HTMLStyle()  # shared: one model, not 1,000
-    frames = [widgets.HTML(page, layout=layout, style=style) for page in pages]
+    pages = _frame_pages(events, chosen) or ["<i>no select() call recorded</i>"]
+    first = widgets.HTML(pages[0])
+    # The frames share one Layout and one style model: 1,000 of each would triple the saved size.
+    frames = [first] + [widgets.HTML(page, layout=first.layout, style=first.style)
+                        for page in pages[1:]]
     return Stepper(frames, sorted(chosen), len(selects))
 
 
@@ -115,14 +120,14 @@ def _thin(calls, limit):
     return {calls[round(i * last / (limit - 1))] for i in range(limit)}
 
 
-def _frame_pages(events, chosen, total):
+def _frame_pages(events, chosen):
     """One HTML page per chosen call, replaying registrations to know what was registered."""
     registered = {}  # fd -> (label, mask), as the selector held it
     pages, frame = [], None
     for e in events:
         if e.kind == "select":
             if frame is not None:
-                pages.append(_page(frame, len(pages) + 1, total))
+                pages.append(_page(frame, len(pages) + 1, len(chosen)))
             frame = _Frame(e.call, registered) if e.call in chosen else None
         elif frame is not None:
             frame.add(e)
@@ -133,7 +138,7 @@ def _frame_pages(events, chosen, total):
         elif e.kind == "ready" and e.fd not in registered:  # its register event was dropped
             registered[e.fd] = (e.label, e.events)
     if frame is not None:
-        pages.append(_page(frame, len(pages) + 1, total))
+        pages.append(_page(frame, len(pages) + 1, len(chosen)))
     return pages
 
 
@@ -153,16 +158,26 @@ class _Frame:
         self.labels.setdefault(e.fd, e.label if e.kind != "accept" else f"fd {e.fd}")
 
 
-def _page(frame, number, total):
-    busy = [fd for fd in frame.labels if fd in frame.ready or fd in frame.did]
-    rest = [fd for fd in frame.labels if fd not in frame.ready and fd not in frame.did]
-    shown = (busy + rest)[:MAX_ROWS]
-    rows = "".join(_row(frame, fd) for fd in shown)
-    more = len(frame.labels) - len(shown)
-    tail = f"<tr><td colspan=4>... and {more} more sockets</td></tr>" if more > 0 else ""
-    return (f"<b>select() call {frame.call}</b> ({len(frame.ready)} ready; "
-            f"frame {number}, {total} calls in all)<table><tr><th>socket</th>"
-            f"<th>registered</th><th>ready</th><th>handler</th></tr>{rows}{tail}</table>")
+def _page(frame, number, frames):
+    """A table, one row per socket; past MAX_ROWS sockets the idle ones are only counted."""
+    fds = list(frame.labels)
+    if len(fds) > MAX_ROWS:
+        fds = [fd for fd in fds if fd in frame.ready or fd in frame.did][:MAX_ROWS]
+    rows = "".join(_row(frame, fd) for fd in fds)
+    return (f"<b>select() call {frame.call}</b>: {len(frame.ready)} ready (frame {number} of "
+            f"{frames})<table style='border-spacing:12px 0'><tr><td><b>socket</b></td>"
+            f"<td><b>registered for</b></td><td><b>ready for</b></td>"
+            f"<td><b>then the handler</b></td></tr>{rows}"
+            f"{_others(frame, set(fds))}</table>")
+
+
+def _others(frame, shown):
+    """One line counting the sockets left out (idle ones first), by registered mask."""
+    masks = Counter(mask_name(mask) for fd, (_, mask) in frame.before.items() if fd not in shown)
+    if not masks:
+        return ""
+    counts = ", ".join(f"{n} {name}" for name, n in sorted(masks.items()))
+    return f"<tr><td colspan=4>and {sum(masks.values())} more registered ({counts})</td></tr>"
 
 
 def _row(frame, fd):
@@ -199,7 +214,7 @@ class LiveView(widgets.HTML):
             running = self.server.running  # read before rendering: the last page shows the end
             try:
                 self.value = self._render()
-            except Exception as exc:  # noqa: BLE001 -- a view must not kill anything; say why it stopped
+            except Exception as exc:  # a view must not die silently: say why it stopped
                 self.value = f"<i>live view stopped: {html.escape(repr(exc))}</i>"
                 return
             if not running:
@@ -233,17 +248,25 @@ class LiveView(widgets.HTML):
         server = self.server
         host, port = server.address
         state = "running" if server.running else "stopped"
+        rate = f", {self._rate():,.0f} per second now" if server.running else ""
         head = (f"<b>{html.escape(server.kind)} server</b> on {host}:{port}, {state}: "
-                f"{self._calls():,} select() calls so far, {self._rate():,.0f} per second now")
+                f"{self._calls():,} select() calls so far{rate}")
         return head + _sockets_table(server) + self._recent_events()
 
     def _recent_events(self):
         recorder = self.server.recorder
         if recorder is None:
             return "<p>(not recording: no events to show)</p>"
-        lines = [f"call {e.call}: {e.label or 'select()'}: {describe(e)}"
-                 for e in recorder.events()[-self.recent:]]
+        lines = [_event_line(e, recorder) for e in recorder.events()[-self.recent:]]
         return "<b>latest events</b><pre>" + html.escape("\n".join(lines)) + "</pre>"
+
+
+def _event_line(e, recorder):
+    if e.kind == "select":
+        return f"call {e.call}: {describe(e)}"
+    # accept is recorded on the listening socket but labelled with the new client
+    who = recorder.label(e.fd) if e.kind == "accept" else e.label
+    return f"call {e.call}: {who}: {describe(e)}"
 
 
 def _sockets_table(server):
@@ -253,8 +276,10 @@ def _sockets_table(server):
     label = server.recorder.label if server.recorder is not None else (lambda fd: f"fd {fd}")
     rows = "".join(f"<tr><td>{html.escape(label(k.fd))}</td><td>{mask_name(k.events)}</td></tr>"
                    for k in keys[:MAX_ROWS])
-    more = f"<tr><td colspan=2>... and {len(keys) - MAX_ROWS} more</td></tr>" if len(keys) > MAX_ROWS else ""
-    return f"<table><tr><th>registered socket</th><th>for</th></tr>{rows}{more}</table>"
+    more = len(keys) - MAX_ROWS
+    more = f"<tr><td colspan=2>... and {more} more</td></tr>" if more > 0 else ""
+    return (f"<table style='border-spacing:12px 0'><tr><td><b>registered socket</b></td>"
+            f"<td><b>for</b></td></tr>{rows}{more}</table>")
 
 
 def _registered(server, attempts=5):
