@@ -254,12 +254,33 @@ class BackgroundServer:
     def running(self):
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def state(self):
+        """'not started', 'running' or 'stopped' (stopped also when the loop died)."""
+        if self._thread is None:
+            return "not started"
+        return "running" if self._thread.is_alive() else "stopped"
+
+    def registered(self, attempts=5):
+        """A copy of the selector's keys sorted by fd (the wake-up socket left out); [] once stopped.
+
+        The loop thread registers and unregisters while we copy: iterating
+        the map can then raise ``RuntimeError`` or ``KeyError``; try again.
+        """
+        for _ in range(attempts):
+            try:
+                sel_map = self._loop_sel.get_map()
+                if sel_map is None:
+                    return []
+                return sorted((k for k in list(sel_map.values()) if k.data is not _WAKE),
+                              key=lambda k: k.fd)
+            except (RuntimeError, KeyError):
+                continue
+        return []
+
     def connections(self):
         """How many client connections are registered now."""
-        sel_map = self._loop_sel.get_map()
-        if sel_map is None:
-            return 0
-        return sum(1 for key in list(sel_map.values()) if key.data not in (None, _WAKE))
+        return sum(1 for key in self.registered() if key.data is not None)
 
     def wait_idle(self, timeout=5.0):
         """Wait until no connection is registered. Raises the loop's error; TimeoutError."""
@@ -303,7 +324,9 @@ def run_client(address, num_conns=2, kind="seed", *, messages=seed.messages, tim
 
     Runs in the calling cell, bounded by ``timeout`` seconds; returns a
     :class:`ClientResult`.  The client's lines go to ``result.log`` for the
-    reference clients; your own functions print as they like.
+    reference clients; your own functions print as they like.  Every socket
+    still open at the end is closed, and so is the selector (yours too, if
+    you gave one): make a new ``sel`` before the next run.
     """
     host, port = address
     result = ClientResult(log=[], finished=False, timed_out=False, failures=[])

@@ -17,6 +17,7 @@ counted in :attr:`Recorder.dropped`).  :meth:`Recorder.events` may be called
 from any thread while the loop runs.
 """
 
+import itertools
 import selectors
 import socket
 import threading
@@ -154,10 +155,13 @@ class Recorder(selectors.BaseSelector):
                 self.dropped += 1
             self._ring.append(event)
 
-    def events(self, kind=None):
-        """A snapshot of the recorded events (all, or those of one ``kind``)."""
+    def events(self, kind=None, last=None):
+        """A snapshot of the recorded events (all, or those of one ``kind``; the ``last`` n only)."""
         with self._lock:
-            snapshot = list(self._ring)
+            if last is None:
+                snapshot = list(self._ring)
+            else:  # walk from the newest end: cheap even when the ring is full
+                snapshot = list(itertools.islice(reversed(self._ring), last))[::-1]
         return snapshot if kind is None else [e for e in snapshot if e.kind == kind]
 
     def clear(self):

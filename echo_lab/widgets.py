@@ -257,7 +257,7 @@ class LiveView(widgets.HTML):
         recorder = self.server.recorder
         if recorder is None:
             return "<p>(not recording: no events to show)</p>"
-        lines = [_event_line(e, recorder) for e in recorder.events()[-self.recent:]]
+        lines = [_event_line(e, recorder) for e in recorder.events(last=self.recent)]
         return "<b>latest events</b><pre>" + html.escape("\n".join(lines)) + "</pre>"
 
 
@@ -270,8 +270,8 @@ def _event_line(e, recorder):
 
 
 def _sockets_table(server):
-    keys = _registered(server)
-    if keys is None:
+    keys = server.registered()
+    if not keys and server.state == "stopped":
         return "<p>(no selector: the server has stopped)</p>"
     label = server.recorder.label if server.recorder is not None else (lambda fd: f"fd {fd}")
     rows = "".join(f"<tr><td>{html.escape(label(k.fd))}</td><td>{mask_name(k.events)}</td></tr>"
@@ -282,17 +282,3 @@ def _sockets_table(server):
             f"<td><b>for</b></td></tr>{rows}{more}</table>")
 
 
-def _registered(server, attempts=5):
-    """The selector's keys, copied; None once the selector is closed.
-
-    The loop thread registers and unregisters while we copy: iterating the
-    map can then raise ``RuntimeError`` (size changed) or ``KeyError`` (a key
-    gone between listing and reading it).  Try again a few times.
-    """
-    for _ in range(attempts):
-        try:
-            sel_map = server._loop_sel.get_map()
-            return None if sel_map is None else sorted(list(sel_map.values()), key=lambda k: k.fd)
-        except (RuntimeError, KeyError):
-            continue
-    return []
