@@ -91,15 +91,13 @@ def serve(host, port, use_fixed=False):
     sel = selectors.DefaultSelector()
     make_socket = fixed.fixed_listening_socket if use_fixed else seed.listening_socket
     functions = fixed.fixed_server_functions if use_fixed else seed.server_functions
-    try:
-        make_socket(sel, host, port)
-    except OSError as exc:
-        print(f"cannot listen on {(host, port)}: {_oneline(exc)}", file=sys.stderr)
-        sel.close()
-        return 1
-    sys.stdout.flush()
-    accept_wrapper, service_connection = functions(sel)
-    try:
+    try:  # one try from the first line printed: Ctrl-C at any moment ends cleanly
+        try:
+            make_socket(sel, host, port)
+        except OSError as exc:
+            print(f"cannot listen on {(host, port)}: {_oneline(exc)}", file=sys.stderr)
+            return 1
+        accept_wrapper, service_connection = functions(sel)
         seed.event_loop(sel, accept_wrapper, service_connection)
     except KeyboardInterrupt:
         print("caught keyboard interrupt, exiting")

@@ -203,7 +203,8 @@ def quiet(*args):
 
 def test_seed_server_busy_loops_with_one_idle_client(make_server, sockets):
     srv = make_server("seed")
-    connect(srv, sockets)
+    client = connect(srv, sockets)
+    assert round_trip(client, b"hello") == b"hello"  # served once, then idle
     before = srv.sel.woke
     time.sleep(0.5)
     woke = srv.sel.woke - before
@@ -214,6 +215,7 @@ def test_seed_server_busy_loops_with_one_idle_client(make_server, sockets):
 def test_fixed_server_sleeps_with_one_idle_client(make_server, sockets):
     srv = make_server("fixed")
     client = connect(srv, sockets)
+    assert round_trip(client, b"hello") == b"hello"  # served once, then idle
     calls_before, woke_before = srv.sel.calls, srv.sel.woke
     time.sleep(0.5)
     woke = srv.sel.woke - woke_before
@@ -344,7 +346,7 @@ def test_fixed_client_records_refused_connection(client_selector):
 
 def reset_connection(srv, sockets):
     """Connect, get one echo, then close with SO_LINGER (1, 0): the kernel sends RST."""
-    bad = sockets(connect(srv, sockets))
+    bad = connect(srv, sockets)
     assert round_trip(bad, b"bye") == b"bye"
     addr = bad.getsockname()
     bad.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
