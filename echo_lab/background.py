@@ -148,15 +148,12 @@ class BackgroundServer:
             self.sel.close()
             raise
         if kind == "seed" and port == 0:  # the tutorial prints the port it asked for
-            self.log[-1] = f"listening on {self.sel_lsock().getsockname()[:2]}"
+            self.log[-1] = f"listening on {self._listening_socket().getsockname()[:2]}"
         self.accept_wrapper, self.service_connection = functions(self.sel, print=self._print)
-
-    def sel_lsock(self):
-        return next(k.fileobj for k in self.sel.get_map().values() if k.data is None)
 
     def _listening_socket(self):
         try:
-            return self.sel_lsock()
+            return next(k.fileobj for k in self.sel.get_map().values() if k.data is None)
         except StopIteration:
             raise ValueError("no listening socket is registered in sel (register it with data=None)") from None
 
