@@ -24,7 +24,7 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 exercises: install
-	$(BIN)/python -m echo_lab.exercises
+	$(BIN)/python tools/exercises.py
 
 bench: install
 	$(BIN)/python -m echo_lab bench

@@ -90,7 +90,7 @@ NET_TIMEOUT = 2.0  # seconds for any network wait of the check
 HOST = "127.0.0.1"
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 MSG1, MSG2 = seed.messages
-_HERE = str(pathlib.Path(__file__).resolve().parent)
+_HERE = str(pathlib.Path(__file__).resolve().parent) + "/"  # this package's frames
 
 
 def mask_words(mask):
@@ -460,7 +460,7 @@ class _Wrong(Exception):
 
 
 class _NotAttempted(Exception):
-    pass
+    """The learner's code raised NotImplementedError; ``args[0]`` names the function, if known."""
 
 
 class _Timeout(BaseException):
@@ -471,10 +471,14 @@ class _StopLoop(BaseException):
     """Raised by the event-loop check's handlers to end the learner's ``while True`` loop."""
 
 
+def _learner_frames(exc):
+    return [f for f in traceback.extract_tb(exc.__traceback__)
+            if not f.filename.startswith(_HERE) and not f.filename.endswith("threading.py")]
+
+
 def _learner_traceback(exc):
     """The traceback of ``exc`` without this package's frames and the thread machinery."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(_HERE) and not f.filename.endswith("threading.py")]
+    frames = _learner_frames(exc)
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
     return "Traceback (most recent call last):\n" + "".join(lines)
 
@@ -612,7 +616,8 @@ class _Trial:
 
     def learner_error(self, error, name, on_error=None):
         if isinstance(error, NotImplementedError):
-            raise _NotAttempted()
+            frames = _learner_frames(error)
+            raise _NotAttempted(frames[-1].name if frames else None)
         if isinstance(error, _Wrong):
             raise error
         hint = "The last lines of the traceback show where in your code it failed."
@@ -628,8 +633,10 @@ class _Trial:
         sockets = list(self.sockets)
         for sel in self.selectors:
             sel_map = sel.get_map()
-            if sel_map is not None:
-                sockets += [key.fileobj for key in list(sel_map.values())]
+            try:  # the learner's thread may be registering as we copy
+                sockets += [key.fileobj for key in list(sel_map.values())] if sel_map is not None else []
+            except (RuntimeError, KeyError):
+                pass
         for sock in sockets:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -697,9 +704,12 @@ def _run(exercise, body, functions, sel, needs_sel=True):
                               f"the `sel` your function registers in: check_{exercise}(..., sel).")
     try:
         message = body(trial, *(fn for _, fn in functions))
-    except _NotAttempted:
-        names = " and ".join(label for label, _ in functions)
-        verb, it = ("raises", "it") if len(functions) == 1 else ("raise", "them")
+    except _NotAttempted as unfinished:
+        labels = [label for label, _ in functions]
+        if unfinished.args and unfinished.args[0] in labels:
+            labels = [unfinished.args[0]]  # of two functions, the one that is not written yet
+        names = " and ".join(labels)
+        verb, it = ("raises", "it") if len(labels) == 1 else ("raise", "them")
         return Result(exercise, "not attempted",
                       f"{names} still {verb} NotImplementedError. Write {it} in the cell marked "
                       "`# YOUR CODE HERE` (delete the `raise NotImplementedError()` line), run that "
@@ -1284,8 +1294,6 @@ def _start_connections(trial, fn):
                          hint="The client waits for both: WRITE tells it the connection is made and it "
                               "can send, READ that the echo came. "
                               "`events = selectors.EVENT_READ | selectors.EVENT_WRITE`")
-    messages = fn.__globals__.get("messages", seed.messages)
-    total = sum(len(m) for m in messages)
     datas = [key.data for key in keys]
     for attr in ("connid", "msg_total", "recv_total", "messages", "outb"):
         if any(not hasattr(d, attr) for d in datas):
@@ -1295,17 +1303,17 @@ def _start_connections(trial, fn):
     if ids != [1, 2, 3]:
         raise _Wrong(f"The connids are {ids}; number the connections 1, 2, 3.", hint="`connid = i + 1`")
     for d in datas:
+        if not isinstance(d.messages, list) or not d.messages or not all(isinstance(m, bytes) for m in d.messages):
+            raise _Wrong(f"data.messages is {d.messages!r}; expected a list of the messages to send (bytes).",
+                         hint="`messages=list(messages)`")
+        total = sum(len(m) for m in d.messages)
         if d.msg_total != total:
             raise _Wrong(f"msg_total is {d.msg_total!r}; the messages have {total} bytes in all.",
                          hint="`msg_total=sum(len(m) for m in messages)`")
         if d.recv_total != 0 or d.outb != b"":
             raise _Wrong(f"A new connection starts with recv_total={d.recv_total!r}, outb={d.outb!r}; "
                          "expected 0 and b''.", hint="`recv_total=0, outb=b''`")
-        if list(d.messages) != list(messages):
-            raise _Wrong(f"data.messages is {d.messages!r}; expected the messages to send, {messages!r}.",
-                         hint="`messages=list(messages)`")
-    shared = any(d.messages is messages for d in datas) or len({id(d.messages) for d in datas}) < len(datas)
-    if shared:
+    if len({id(d.messages) for d in datas}) < len(datas):
         raise _Wrong("The connections share one messages list: `pop(0)` on one connection would take "
                      "the messages away from the others.",
                      hint="Give each connection its own copy: `messages=list(messages)`.")
@@ -1507,7 +1515,7 @@ def _bug_hunt_steps(trial, server, sel):
     client = trial.connect(server.address, rcvbuf=4096)
     if not wait(lambda: server.connections() == 1, "the server to register the connection"):
         return False
-    conn = next((k.fileobj for k in list(sel.get_map().values()) if hasattr(k.data, "outb")), None)
+    conn = next((k.fileobj for k in server.registered() if hasattr(k.data, "outb")), None)
     if conn is not None:  # a small send buffer: send() will take only part of a big echo
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     sender = threading.Thread(target=_send_quietly, args=(client, big), daemon=True)

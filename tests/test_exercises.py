@@ -1,0 +1,216 @@
+"""exercises/ is generated from solutions/, stays in sync, and runs unfinished.
+
+* The generator (``tools/exercises.py``) follows nbgrader's markers; on a
+  small notebook every rule is checked, and on the real solutions its
+  student code is compared with nbgrader's own preprocessors.
+* A hand-edited exercise is caught by ``--check``.
+* Every exercise notebook, as handed out, runs top to bottom without an
+  error, and its check cells say "not attempted".
+"""
+
+import copy
+import importlib.util
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import ipykernel.kernelspec
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
+TOOL = ROOT / "tools" / "exercises.py"
+
+_spec = importlib.util.spec_from_file_location("exercises_tool", TOOL)
+tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tool)
+
+SOLUTION_NOTEBOOKS = sorted(SOLUTIONS.glob("[0-9][0-9]-*.ipynb"))
+
+
+def nbgrader_cell(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+# ---------------------------------------------------------------------------
+# the generator's rules, on a small notebook
+
+def small_notebook():
+    code = new_code_cell(
+        "def f(x):\n"
+        "    ### BEGIN SOLUTION\n"
+        "    return x + 1\n"
+        "    ### END SOLUTION\n"
+        "\n"
+        "def g():\n"
+        "        ### BEGIN SOLUTION\n"
+        "        pass\n"
+        "        ### END SOLUTION",
+        metadata={"tags": ["keep-me"], "nbgrader": {"solution": True, "grade": False, "grade_id": "f"},
+                  "collapsed": True, "execution": {"iopub.status.idle": "2024-01-01"}},
+        execution_count=3, outputs=[new_output("stream", name="stdout", text="hi\n")])
+    check = new_code_cell(
+        "result = f(1)\n### BEGIN HIDDEN TESTS\nassert result == 2\n### END HIDDEN TESTS\nresult",
+        metadata={"nbgrader": {"grade": True, "points": 1, "grade_id": "check"}}, execution_count=4)
+    whole = new_code_cell("answer = 42", metadata={"nbgrader": {"solution": True, "grade_id": "whole"}})
+    text = new_markdown_cell("Why?\n\n=== BEGIN SOLUTION ===\nBecause.\n=== END SOLUTION ===")
+    plain = new_code_cell("x = 1  # no markers", execution_count=5)
+    nb = new_notebook(cells=[code, check, whole, text, plain],
+                      metadata={"widgets": {"state": {}}, "echo_lab": {"minutes": 5}})
+    return nb
+
+
+def test_generator_follows_nbgraders_markers():
+    nb = small_notebook()
+    student = tool.student_version(nb)
+    code, check, whole, text, plain = student.cells
+    assert code.source == ("def f(x):\n"
+                           "    # YOUR CODE HERE\n"
+                           "    raise NotImplementedError()\n"
+                           "\n"
+                           "def g():\n"
+                           "        # YOUR CODE HERE\n"
+                           "        raise NotImplementedError()")
+    assert check.source == "result = f(1)\nresult"
+    assert whole.source == "# YOUR CODE HERE\nraise NotImplementedError()"
+    assert text.source == "Why?\n\nYOUR ANSWER HERE"
+    assert plain.source == "x = 1  # no markers"
+    for cell in (code, check, whole, plain):
+        assert cell.outputs == [] and cell.execution_count is None
+    assert code.metadata["tags"] == ["keep-me"] and code.metadata["nbgrader"]["grade_id"] == "f"
+    assert "collapsed" not in code.metadata and "execution" not in code.metadata
+    assert [c.id for c in student.cells] == [c.id for c in nb.cells]
+    assert "widgets" not in student.metadata and student.metadata["echo_lab"] == {"minutes": 5}
+    assert nb.cells[0].outputs, "the solution notebook itself is not changed"
+
+
+@pytest.mark.parametrize("source", [
+    "### BEGIN SOLUTION\nx\n### BEGIN SOLUTION\ny\n### END SOLUTION",
+    "### BEGIN SOLUTION\nx",
+])
+def test_malformed_solution_markers_are_an_error(source):
+    with pytest.raises(ValueError):
+        tool.clear_solutions(source, tool.CODE_STUB)
+
+
+def test_malformed_hidden_tests_are_an_error():
+    with pytest.raises(ValueError):
+        tool.remove_hidden_tests("### BEGIN HIDDEN TESTS\nassert x")
+
+
+# ---------------------------------------------------------------------------
+# the real notebooks
+
+def test_there_are_eight_solution_notebooks_bug_hunt_last():
+    names = [path.name for path in SOLUTION_NOTEBOOKS]
+    assert [name[:3] for name in names] == [f"{n:02d}-" for n in range(1, 9)]
+    assert "bug-hunt" in names[-1]
+
+
+@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=lambda p: p.stem)
+def test_solution_has_answer_cells_and_ends_in_a_check_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    answers = [c for c in nb.cells if nbgrader_cell(c).get("solution")]
+    checks = [c for c in nb.cells if nbgrader_cell(c).get("grade")]
+    assert answers and all("### BEGIN SOLUTION" in c.source for c in answers)
+    assert checks and all("### BEGIN HIDDEN TESTS" in c.source and "check_" in c.source for c in checks)
+    assert nb.cells[-1] is checks[-1], "the notebook ends in a check cell"
+    ids = [nbgrader_cell(c)["grade_id"] for c in answers + checks]
+    assert len(ids) == len(set(ids)), "nbgrader needs a unique grade_id per cell"
+    assert nb.metadata["echo_lab"]["minutes"] and nb.metadata["echo_lab"]["question"]
+
+
+def test_exercises_are_up_to_date():
+    stale = tool.stale(SOLUTIONS, EXERCISES)
+    assert not stale, f"run python tools/exercises.py: out of date: {stale}"
+
+
+def test_a_hand_edited_exercise_is_caught(tmp_path, capsys):
+    shutil.copytree(EXERCISES, tmp_path, dirs_exist_ok=True)
+    edited = tmp_path / "04-accept-wrapper.ipynb"
+    nb = nbformat.read(edited, as_version=4)
+    cell = next(c for c in nb.cells if "def accept_wrapper(" in c.source)
+    cell.source = cell.source.replace("raise NotImplementedError()", "conn, addr = sock.accept()")
+    nbformat.write(nb, edited)
+    (tmp_path / "99-left-over.ipynb").write_text(edited.read_text())
+
+    assert tool.stale(SOLUTIONS, tmp_path) == ["04-accept-wrapper.ipynb", "99-left-over.ipynb"]
+    assert tool.main(["--check", "--solutions", str(SOLUTIONS), "--exercises", str(tmp_path)]) == 1
+    report = capsys.readouterr().out
+    assert "04-accept-wrapper.ipynb" in report and "99-left-over.ipynb" in report
+    print(report)  # shown with pytest -s
+
+    assert tool.write(SOLUTIONS, tmp_path) == ["04-accept-wrapper.ipynb", "99-left-over.ipynb"]
+    assert tool.stale(SOLUTIONS, tmp_path) == []
+    assert not (tmp_path / "99-left-over.ipynb").exists()
+
+
+def test_the_command_line_check_exits_1_listing_stale_files(tmp_path):
+    shutil.copytree(EXERCISES, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "01-listening-socket.ipynb").unlink()
+    run = subprocess.run([sys.executable, str(TOOL), "--check", "--exercises", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert "01-listening-socket.ipynb" in run.stdout and "tools/exercises.py" in run.stdout
+    run = subprocess.run([sys.executable, str(TOOL), "--exercises", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "written: 01-listening-socket.ipynb" in run.stdout
+    run = subprocess.run([sys.executable, str(TOOL), "--check", "--exercises", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout
+
+
+def test_nbgraders_clear_solutions_gives_the_same_student_code():
+    try:
+        from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
+    except ImportError:
+        pytest.fail("nbgrader is not installed, so tools/exercises.py cannot be compared with nbgrader's "
+                    "ClearSolutions. Install the dev extra: pip install -e '.[dev]' (make install).",
+                    pytrace=False)
+
+    def nbgrader_version(nb, enforce_metadata=True):
+        nb, resources = copy.deepcopy(nb), {}
+        for preprocessor in (ClearSolutions(enforce_metadata=enforce_metadata),
+                             ClearHiddenTests(enforce_metadata=enforce_metadata), ClearOutput()):
+            nb, resources = preprocessor.preprocess(nb, resources)
+        return nb
+
+    def student_code(nb):
+        return [(c.cell_type, c.source, c.get("outputs", []), c.get("execution_count")) for c in nb.cells]
+
+    for path in SOLUTION_NOTEBOOKS:  # with nbgrader's metadata checks on: they are nbgrader source notebooks
+        nb = nbformat.read(path, as_version=4)
+        assert student_code(tool.student_version(nb)) == student_code(nbgrader_version(nb)), path.name
+    small = small_notebook()
+    assert student_code(tool.student_version(small)) == student_code(nbgrader_version(small, False))
+
+
+# ---------------------------------------------------------------------------
+# every exercise runs unfinished
+
+class ThisPython(KernelSpecManager):
+    """The kernel is this test run's Python (as nbval's --nbval-current-env)."""
+
+    def get_kernel_spec(self, kernel_name):
+        return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES,
+                                      **ipykernel.kernelspec.get_kernel_dict())
+
+
+@pytest.mark.parametrize("name", [p.name for p in SOLUTION_NOTEBOOKS], ids=lambda n: n[:-6])
+def test_unfinished_exercise_runs_and_its_checks_say_not_attempted(name):
+    nb = nbformat.read(EXERCISES / name, as_version=4)
+    km = KernelManager(kernel_name="python3", kernel_spec_manager=ThisPython())
+    NotebookClient(nb, km=km, timeout=60, resources={"metadata": {"path": str(EXERCISES)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    check_cells = [c for c in nb.cells if nbgrader_cell(c).get("grade")]
+    assert check_cells
+    for cell in check_cells:
+        said = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+        assert "not attempted" in said, said
