@@ -28,6 +28,7 @@ How it stays safe in a notebook:
   thread are routed there too.  A cell prints the log after it waits.
 """
 
+import ctypes
 import selectors
 import socket
 import struct
@@ -44,6 +45,10 @@ __all__ = ["BackgroundServer", "ClientResult", "run_client", "stop_all"]
 
 STOP_JOIN = 1.0  # seconds to wait for the loop thread after waking it
 _WAKE = object()  # the data of the wake-up socket's key
+
+
+class _Stuck(BaseException):
+    """Raised inside a server thread that does not stop (see BackgroundServer._unstick)."""
 
 
 class _ThreadStdout:
@@ -210,17 +215,25 @@ class BackgroundServer:
         self.check(raise_error)
 
     def _unstick(self):
-        """The loop is stuck in a handler (a blocking call?): shut its sockets down."""
+        """The loop is stuck in a handler: shut its sockets down, then interrupt the thread.
+
+        Shutting a socket down wakes a blocking ``recv``; an endless Python loop
+        gets an exception raised inside it (as Ctrl-C would), so no thread is
+        left spinning.  Whatever the handler raised, the error reported is ours.
+        """
         for key in list(self._loop_sel.get_map().values()):
             try:
                 key.fileobj.shutdown(socket.SHUT_RDWR)
             except (OSError, AttributeError):
                 pass
         self._thread.join(STOP_JOIN)
-        if self.error is None:
-            self.error = RuntimeError(
-                "the server thread did not stop: a handler is blocked (did a socket stay in "
-                "blocking mode, or does a loop never end?)")
+        if self._thread.is_alive():
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self._thread.ident), ctypes.py_object(_Stuck))
+            self._thread.join(STOP_JOIN)
+        self.error = RuntimeError(
+            "the server thread did not stop: a handler is blocked (did a socket stay in "
+            "blocking mode, or does a loop never end?)")
 
     def _close_everything(self):
         sel_map = self._loop_sel.get_map()

@@ -163,6 +163,25 @@ def test_blocking_learner_handler_does_not_hang_stop():
     client.close()
 
 
+def test_endless_learner_loop_is_interrupted_and_leaves_no_thread():
+    def service_connection(key, mask):
+        while True:  # never returns
+            pass
+
+    sel, accept_wrapper, _ = learner_pieces()
+    threads = threading.active_count()
+    server = BackgroundServer(sel=sel, accept_wrapper=accept_wrapper,
+                              service_connection=service_connection).start()
+    client = socket.create_connection(server.address, timeout=2)
+    client.sendall(b"x")
+    time.sleep(0.1)
+    with pytest.raises(RuntimeError, match="did not stop"):
+        server.stop()
+    client.close()
+    assert not server.running
+    assert threading.active_count() == threads
+
+
 def test_learner_prints_go_to_the_log_not_to_the_cell(capsys):
     sel, accept_wrapper, service_connection = learner_pieces()
     with BackgroundServer(sel=sel, accept_wrapper=accept_wrapper,
