@@ -20,12 +20,12 @@ import json
 import os
 import pathlib
 import resource
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -34,6 +34,7 @@ from . import fixed, seed
 HERE = pathlib.Path(__file__).parent
 SERVER_CPU, CLIENT_CPU = 0, 1
 MAX_SERVER_LIFE = 900  # seconds: a server left behind by a crash ends itself
+START_TIMEOUT = 30  # seconds for a server process to say its port
 
 
 # -- the servers (each runs in its own process) ------------------------------
@@ -62,10 +63,14 @@ class _EchoProtocol(asyncio.Protocol):
 
 
 async def _echo_stream(reader, writer):
-    while data := await reader.read(65536):
-        writer.write(data)
-        await writer.drain()
-    writer.close()
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass  # the load client resets its connections when a run ends
+    finally:
+        writer.close()
 
 
 def _asyncio(kind):
@@ -168,8 +173,12 @@ def loadgen_path():
     source, binary = HERE / "loadgen.c", cache / "loadgen"
     if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = pathlib.Path(tempfile.mkdtemp(dir=cache)) / "loadgen"
-        subprocess.run([cc, "-O2", "-o", str(tmp), str(source)], check=True, timeout=120)
+        tmp = cache / f"loadgen.{os.getpid()}"  # then renamed: a half-written binary never runs
+        built = subprocess.run([cc, "-O2", "-o", str(tmp), str(source)], capture_output=True,
+                               text=True, timeout=120)
+        if built.returncode != 0:  # e.g. no epoll (macOS): the Python client will do
+            tmp.unlink(missing_ok=True)
+            return None
         tmp.replace(binary)
     return str(binary)
 
@@ -181,7 +190,8 @@ class Server:
         self.kind = kind
         self.proc = subprocess.Popen([sys.executable, "-c", f"from echo_lab.bench import serve_forever; "
                                       f"serve_forever({kind!r})"], stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()  # the port, once listening
+        ready, _, _ = select.select([self.proc.stdout], [], [], START_TIMEOUT)
+        line = self.proc.stdout.readline() if ready else ""  # the port, once listening
         if not line.strip().isdigit():
             self.close()
             raise RuntimeError(f"the {kind} server did not start")
@@ -243,13 +253,25 @@ def connection_capacity(loadgen, target=10_000, hold=3.0):
         proc = subprocess.Popen(
             [loadgen, "127.0.0.1", str(server.port), str(target), "64", "0", str(hold)],
             stdout=subprocess.PIPE, text=True, preexec_fn=lambda: (_raise_fd_limit(), _pin(CLIENT_CPU)))
-        time.sleep(hold * 0.8)
-        held = sum(1 for _ in pathlib.Path(f"/proc/{server.proc.pid}/fd").iterdir())
+        deadline, held = time.monotonic() + hold * 0.8, 0
+        while time.monotonic() < deadline and held < target:  # until all are accepted
+            time.sleep(0.05)
+            held = _sockets(server.proc.pid) - 1  # minus the listening socket
         rss = _rss_kib(server.proc.pid)
         out, _ = proc.communicate(timeout=hold + 60)
     connected = json.loads(out.strip().splitlines()[-1])["connected"]
-    held = min(held - 4, connected)  # minus stdin/out/err and the listening socket
-    return held, limit, (rss - rss0) / max(1, held)
+    return min(held, connected), limit, (rss - rss0) / max(1, held)
+
+
+def _sockets(pid):
+    """How many sockets a process has open (Linux)."""
+    count = 0
+    for fd in pathlib.Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            count += os.readlink(fd).startswith("socket:")
+        except OSError:
+            pass  # closed meanwhile
+    return count
 
 
 # -- the report --------------------------------------------------------------
@@ -281,7 +303,7 @@ def main(argv=None):
         print("no C compiler: using the Python load client, which may be slower than the servers")
     runs = [(n, size, kind) for n in conns for size in sizes for kind in kinds]
     results = {}
-    print(f"{'server':<18}{'conns':>6}{'size':>7}{'msgs/s':>11}{'p50 us':>9}{'p99 us':>9}{'CPU us/msg':>12}")
+    print(f"{'server':<18}{'conns':>6}{'size':>7}{'msgs/s':>11}{'p50 us':>11}{'p99 us':>11}{'CPU us/msg':>12}")
     for i, (n, size, kind) in enumerate(runs, 1):
         _progress(f"[{i}/{len(runs)}] {kind}, {n} connections, {size} B ...")
         try:
@@ -291,8 +313,8 @@ def main(argv=None):
             print(f"{kind:<18}{n:>6}{size:>7}  failed: {exc}")
             continue
         _progress("")
-        print(f"{kind:<18}{n:>6}{size:>7}{f['msgs_per_s']:>11,.0f}{f['p50_us']:>9,.0f}"
-              f"{f['p99_us']:>9,.0f}{f['cpu_us_per_msg']:>12.1f}", flush=True)
+        print(f"{kind:<18}{n:>6}{size:>7}{f['msgs_per_s']:>11,.0f}{f['p50_us']:>11,.0f}"
+              f"{f['p99_us']:>11,.0f}{f['cpu_us_per_msg']:>12.1f}", flush=True)
     _ratios(results, conns, sizes)
     if not args.quick and loadgen:
         for kind in ("fixed", "seed"):
