@@ -1,0 +1,69 @@
+"""Check a learner's version of the tutorial's functions against real sockets.
+
+An exercise notebook asks for one of the tutorial's functions, with its name
+and signature, then checks it::
+
+    from echo_lab.checks import check_accept_wrapper, hint, solution
+
+    check_accept_wrapper(accept_wrapper, sel)   # -> a Result, shown in the notebook
+    hint("accept_wrapper")                      # the first hint
+    hint("accept_wrapper", 2)                   # the next one
+    solution("accept_wrapper")                  # the tutorial's code
+
+A check says one of three things (:class:`Result`):
+
+* **not attempted yet**: the function still raises ``NotImplementedError``;
+* **not right yet**: what the function did (``the accepted socket is still
+  blocking``, ``closed the socket before unregistering it``...) and a hint;
+  an exception from the learner's code is shown with its traceback;
+* **passed**.
+
+Why you pass your ``sel`` in: a check runs a *copy* of your function in
+which your selector is replaced by a fresh one of the check's own, so your
+``sel`` is never registered in nor closed, and ``print`` writes to the check
+instead of the notebook.  Each call of your function runs on a worker thread
+for at most :data:`CALL_TIMEOUT` seconds and every network wait has a
+timeout, so a blocked ``recv`` or an endless loop is reported instead of
+freezing the notebook.  ``trial.py`` tells how.
+
+The modules, each readable on its own:
+
+* ``results``: what a check shows (``Result``, ``Hint``, ``Solution``);
+* ``exercises``: the graded hints and the tutorial's code, ``hint()``, ``solution()``;
+* ``trial``: running the learner's function on a copy, bounded; its traceback;
+* ``observe``: what several checks look at (socket waits, the selector's record,
+  a background server);
+* ``server``: the server's functions (exercises 01, 02, 04, 05);
+* ``event_loop``: the loop (03), run on a thread with the check's handlers;
+* ``client``: the client's functions (06, 07);
+* ``bughunt``: the always-WRITE busy loop (08).
+"""
+
+from .bughunt import BUSY, IDLE, check_bug_hunt  # noqa: F401
+from .client import MSG1, MSG2, check_client_service_connection, check_start_connections  # noqa: F401
+from .event_loop import check_event_loop
+from .exercises import EXERCISES, Exercise, hint, solution  # noqa: F401
+from .observe import mask_words  # noqa: F401
+from .results import Hint, Result, Solution
+from .server import (check_accept_wrapper, check_listening_socket, check_mask_names, check_register_listening,
+                     check_service_connection)
+from .trial import CALL_TIMEOUT, HOST, NET_TIMEOUT, READ, WRITE  # noqa: F401
+
+__all__ = [
+    "CALL_TIMEOUT",
+    "EXERCISES",
+    "Hint",
+    "Result",
+    "Solution",
+    "check_accept_wrapper",
+    "check_bug_hunt",
+    "check_client_service_connection",
+    "check_event_loop",
+    "check_listening_socket",
+    "check_mask_names",
+    "check_register_listening",
+    "check_service_connection",
+    "check_start_connections",
+    "hint",
+    "solution",
+]

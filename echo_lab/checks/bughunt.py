@@ -1,0 +1,134 @@
+"""Check of the bug hunt: exercise 08, the always-WRITE busy loop.
+
+The tutorial's server registers every connection for EVENT_WRITE, and a
+connected socket is almost always writable, so its loop never sleeps.  The
+fix is checked end to end, on a background server running the learner's
+``accept_wrapper`` and ``service_connection``: wake-ups are counted while a
+client sits idle, before and after an echo; a 1 MiB echo with small buffers
+must come back whole (the rest of a partial send waits for EVENT_WRITE);
+and the tutorial's clients must be served to the end.
+"""
+
+import selectors
+import socket
+import threading
+import time
+
+from ..background import BackgroundServer, run_client
+from ..recorder import Recorder
+from .observe import _recv_upto
+from .trial import HOST, NET_TIMEOUT, READ, _run, _Wrong
+
+__all__ = ["BUSY", "IDLE", "check_bug_hunt"]
+
+IDLE = 0.25  # seconds a client sits idle while the check counts select() calls
+BUSY = 25  # more select() calls than this in IDLE seconds, for one idle client, is a busy loop
+
+
+def check_bug_hunt(accept_wrapper, service_connection, sel):
+    """Check the fixed server: an idle client costs no wake-ups, and every echo still comes back."""
+    return _run("bug_hunt", _bug_hunt,
+                [("accept_wrapper", accept_wrapper), ("service_connection", service_connection)], sel)
+
+
+def _bug_hunt(trial, accept_fn, service_fn):
+    sel = Recorder(selectors.DefaultSelector())
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind((HOST, 0))
+    lsock.listen()
+    lsock.setblocking(False)
+    sel.register(lsock, READ, data=None)
+    server = BackgroundServer(sel=sel, accept_wrapper=trial.rebind(accept_fn, sel),
+                              service_connection=trial.rebind(service_fn, sel)).start()
+    finished = False
+    try:
+        finished = _bug_hunt_steps(trial, server, sel)
+    finally:
+        try:
+            server.stop()
+        except BaseException as exc:  # the learner's error, raised in the server thread
+            trial.learner_error(exc, "while serving clients, your code")
+    if not finished:
+        raise _Wrong("The server's loop stopped while the check was running.")
+    return ("An idle client costs no wake-ups before or after its echo, a 1 MiB echo comes back "
+            "whole, and the tutorial's client is served to the end.")
+
+
+def _bug_hunt_steps(trial, server, sel):
+    def wait(condition, what):
+        deadline = time.monotonic() + NET_TIMEOUT
+        while not condition():
+            if not server.running:
+                return False
+            if time.monotonic() > deadline:
+                raise _Wrong(f"Waited {NET_TIMEOUT:g} s for {what}.")
+            time.sleep(0.005)
+        return True
+
+    def wakeups():
+        before = sel.calls
+        time.sleep(IDLE)
+        return sel.calls - before
+
+    client = trial.connect(server.address)
+    if not wait(lambda: server.connections() == 1, "the server to register the connection"):
+        return False
+    n = wakeups()
+    if n > BUSY:
+        raise _Wrong(f"select() woke up {n} times in {IDLE:g} s for one idle client: the connection is "
+                     "registered for EVENT_WRITE, and a connected socket is always writable.",
+                     hint="Register a new connection for EVENT_READ only; add EVENT_WRITE with "
+                          "`sel.modify(...)` only while data.outb holds bytes.")
+    client.sendall(b"ping")
+    if _recv_upto(client, 4, until=lambda: not server.running) != b"ping":
+        if not server.running:
+            return False
+        raise _Wrong("A client sent b'ping' and got nothing back: the echo waits in data.outb, but "
+                     "the connection is not registered for EVENT_WRITE, so service_connection is never "
+                     "called to send it.",
+                     hint="After a recv with data, `sel.modify(sock, selectors.EVENT_READ | "
+                          "selectors.EVENT_WRITE, data=data)`.")
+    time.sleep(0.05)  # let the loop finish the pass that sent the echo
+    n = wakeups()
+    if n > BUSY:
+        raise _Wrong(f"After the echo, select() woke up {n} times in {IDLE:g} s: the connection stayed "
+                     "registered for EVENT_WRITE with nothing to send.",
+                     hint="When data.outb is empty again: `sel.modify(sock, selectors.EVENT_READ, "
+                          "data=data)`.")
+    client.close()
+    if not wait(lambda: server.connections() == 0, "the server to close the connection"):
+        return False
+    # A big echo with a small send buffer: send() takes part, the rest waits for EVENT_WRITE.
+    big = bytes(range(256)) * 4096  # 1 MiB
+    client = trial.connect(server.address, rcvbuf=4096)
+    if not wait(lambda: server.connections() == 1, "the server to register the connection"):
+        return False
+    conn = next((k.fileobj for k in server.registered() if hasattr(k.data, "outb")), None)
+    if conn is not None:  # a small send buffer: send() will take only part of a big echo
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    sender = threading.Thread(target=_send_quietly, args=(client, big), daemon=True)
+    sender.start()
+    got = _recv_upto(client, len(big), timeout=NET_TIMEOUT * 2, until=lambda: not server.running)
+    sender.join(NET_TIMEOUT)
+    if not server.running:
+        return False
+    if got != big:
+        raise _Wrong(f"A client sent 1 MiB and got {len(got)} bytes back: when send() takes only part of "
+                     "data.outb, the rest must be sent on a later EVENT_WRITE.",
+                     hint="Keep EVENT_WRITE while data.outb holds bytes; drop it only when it is empty.")
+    client.close()
+    if not wait(lambda: server.connections() == 0, "the server to close the connection"):
+        return False
+    result = run_client(server.address, 2, kind="seed", timeout=NET_TIMEOUT)
+    if not server.running:
+        return False
+    if not result.finished:
+        raise _Wrong(f"2 of the tutorial's clients were not served to the end within {NET_TIMEOUT:g} s.")
+    return wait(lambda: server.connections() == 0, "the server to close the tutorial's clients")
+
+
+def _send_quietly(sock, payload):
+    try:
+        sock.sendall(payload)
+    except OSError:
+        pass

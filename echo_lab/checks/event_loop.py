@@ -1,0 +1,157 @@
+"""Check of the event loop: exercise 03.
+
+A ``while True`` loop cannot be called and looked at like a handler.  It
+runs on a thread of its own, with the check's own ``accept_wrapper`` and
+``service_connection`` put in its copy (yours are not used), so a mistake in
+a handler cannot hide one in the loop.  The check stops it by making a
+socket of its own readable: the check's ``service_connection`` then raises
+``_StopLoop``.
+
+Before stopping it, the check leaves the loop with nothing to do for
+:data:`SPIN_WINDOW` seconds and counts the ``select()`` calls that came back
+with nothing ready.  A loop that waits (``timeout=None``) makes none; one
+that polls (``timeout=0``) makes thousands, even on a busy machine.  A
+window of its own, rather than the time the clients took, keeps the verdict
+independent of how fast the machine is.
+"""
+
+import selectors
+import socket
+import threading
+import time
+import types
+
+from .exercises import EXERCISES
+from .observe import _recv_upto
+from .trial import CALL_TIMEOUT, NET_TIMEOUT, READ, WRITE, _run, _StopLoop, _Wrong
+
+__all__ = ["SPINS", "SPIN_WINDOW", "check_event_loop"]
+
+SPIN_WINDOW = 0.2  # seconds the loop is left with nothing to do while select() calls are counted
+SPINS = 50  # more select() calls than this in SPIN_WINDOW, all with nothing ready: the loop spins
+_WAKE = types.SimpleNamespace(role="the check's stop signal")
+
+
+def check_event_loop(event_loop, sel):
+    """Check ``event_loop()``: the tutorial's ``while True`` loop, run on a thread with the check's handlers.
+
+    The check gives the loop its own ``accept_wrapper`` and ``service_connection``
+    (in the copy of the function; yours are not used), connects two clients, and
+    stops the loop by raising an exception from ``service_connection`` when a
+    socket of its own becomes readable.
+    """
+    return _run("event_loop", _event_loop, [("event_loop", event_loop)], sel)
+
+
+def _event_loop(trial, fn):
+    fresh = trial.selector()
+    lsock = trial.listener(fresh)
+    wake_r, wake_w = socket.socketpair()
+    trial.own(wake_r), trial.own(wake_w)
+    fresh.register(wake_r, READ, data=_WAKE)
+    problems, accepted, served = [], [], []
+
+    def accept_wrapper(sock):
+        if not hasattr(sock, "accept"):
+            problems.append(f"accept_wrapper was called with a {type(sock).__name__}, not with the "
+                            "listening socket: pass `key.fileobj`.")
+            raise _StopLoop
+        if sock.fileno() != lsock.fileno():
+            problems.append("accept_wrapper was called with a socket that is not the listening one.")
+            raise _StopLoop
+        conn, addr = sock.accept()
+        conn.setblocking(False)
+        fresh.register(conn, READ, data=types.SimpleNamespace(addr=addr))
+        accepted.append(addr)
+
+    def service_connection(key, mask):
+        if not isinstance(key, selectors.SelectorKey):
+            problems.append(f"service_connection was called with a {type(key).__name__} as its key: "
+                            "pass the `key` that select() returned.")
+            raise _StopLoop
+        if key.data is _WAKE:
+            raise _StopLoop
+        if key.data is None:
+            problems.append("service_connection was called for the listening socket (its key.data is "
+                            "None): that one goes to `accept_wrapper(key.fileobj)`.")
+            raise _StopLoop
+        if not isinstance(mask, int) or not mask or mask & ~(READ | WRITE):
+            problems.append(f"service_connection was called with mask={mask!r}: pass the `mask` that "
+                            "came with the key.")
+            raise _StopLoop
+        served.append(mask)
+        if mask & READ:
+            data = key.fileobj.recv(1024)
+            if data:
+                key.fileobj.sendall(data)
+            else:
+                fresh.unregister(key.fileobj)
+                key.fileobj.close()
+
+    copy = trial.rebind(fn, fresh, accept_wrapper=accept_wrapper, service_connection=service_connection)
+    box = {}
+
+    def target():
+        try:
+            box["value"] = copy()
+        except BaseException as exc:  # the learner's error, or our _StopLoop
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True, name="echo_lab check: event_loop")
+    worker.start()
+    try:
+        for n in (1, 2):
+            if not worker.is_alive():
+                break
+            client = trial.connect(lsock.getsockname())
+            message = b"ping %d" % n
+            client.sendall(message)
+            echo = _recv_upto(client, len(message), until=lambda: not worker.is_alive())
+            client.close()
+            if echo != message and not problems and worker.is_alive():
+                raise _Wrong(f"A client connected and sent {message!r}, but got no echo within "
+                             f"{NET_TIMEOUT:g} s.",
+                             hint="For each `(key, mask)` that select() returns, call "
+                                  "`accept_wrapper(key.fileobj)` or `service_connection(key, mask)`.")
+        deadline = time.monotonic() + NET_TIMEOUT
+        while worker.is_alive() and len(fresh.get_map()) > 2 and time.monotonic() < deadline:
+            time.sleep(0.005)  # the loop closes the two connections
+        idle = _idle_selects(fresh, SPIN_WINDOW) if worker.is_alive() else 0
+        wake_w.send(b"x")  # the loop calls service_connection for it: _StopLoop ends the loop
+        worker.join(CALL_TIMEOUT)
+        if worker.is_alive():
+            trial.unstick(worker)
+            raise _Wrong("event_loop did not stop when the check's handler raised an exception.",
+                         hint="Let exceptions from the handlers leave the loop: no `try/except` that "
+                              "swallows everything.")
+    finally:
+        if worker.is_alive():
+            trial.unstick(worker)
+    if problems:
+        raise _Wrong(problems[0], hint=EXERCISES["event_loop"].hints[2])
+    error = box.get("error")
+    if error is not None and not isinstance(error, _StopLoop):
+        trial.learner_error(error, "event_loop")
+    if "error" not in box:
+        raise _Wrong(f"event_loop returned after {fresh.calls} select() call(s): it should serve "
+                     "forever.", hint="Put the loop body in `while True:`.")
+    if idle > SPINS:
+        raise _Wrong(f"With no client, select() came back {idle} times in {SPIN_WINDOW:g} s with nothing "
+                     "ready: the loop spins, using a whole core, instead of waiting.",
+                     hint="`sel.select(timeout=None)` waits until a socket is ready.")
+    if len(accepted) < 2:
+        raise _Wrong("accept_wrapper was not called for each new client.",
+                     hint="`if key.data is None: accept_wrapper(key.fileobj)`")
+    return ("Your loop called accept_wrapper(key.fileobj) for the listening socket and "
+            "service_connection(key, mask) for each connection: 2 clients were served until they "
+            "closed.")
+
+
+def _idle_selects(sel, seconds):
+    """Sleep ``seconds``; return how many select() calls on ``sel`` came back with nothing ready meanwhile."""
+    first = sel.calls
+    time.sleep(seconds)
+    last = sel.calls
+    # The calls made meanwhile are numbered first+1..last. The ring keeps the newest 100,000 events:
+    # a loop spinning faster than that is undercounted, and still far above SPINS.
+    return sum(1 for e in sel.events("select") if first < e.call <= last and e.ready == 0)

@@ -1,0 +1,259 @@
+"""The exercises' texts: three graded hints each, the tutorial's code, ``hint()`` and ``solution()``.
+
+Kept apart from the checks so that changing a hint means reading text, not
+socket code.  A hint goes from a nudge to nearly the code; the solution is
+the code between the solution notebook's markers (``tests/test_checks.py``
+checks that the two agree).
+"""
+
+import types
+
+from .results import Hint, Solution
+
+__all__ = ["EXERCISES", "Exercise", "hint", "solution"]
+
+
+class Exercise(types.SimpleNamespace):
+    """``name``, ``hints`` (from a nudge to nearly the code) and ``solution`` (code)."""
+
+
+EXERCISES = {
+    "listening_socket": Exercise(
+        name="listening_socket",
+        hints=(
+            "Four calls, in the tutorial's order: make a TCP socket, bind it to (host, port), "
+            "listen, make it non-blocking. Then return it.",
+            "`socket.socket(socket.AF_INET, socket.SOCK_STREAM)` makes a TCP socket; `bind` takes "
+            "one tuple: `lsock.bind((host, port))`.",
+            "After `lsock.listen()`: `print('listening on', (host, port))`, "
+            "`lsock.setblocking(False)`, `return lsock`.",
+        ),
+        solution="""\
+def listening_socket(host, port):
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind((host, port))
+    lsock.listen()
+    print('listening on', (host, port))
+    lsock.setblocking(False)
+    return lsock""",
+    ),
+    "register_listening": Exercise(
+        name="register_listening",
+        hints=(
+            "One line: ask `sel` to watch `lsock`, and return what it gives back.",
+            "A listening socket becomes *readable* when a client waits to be accepted, so the "
+            "mask is `selectors.EVENT_READ`; `data=None` marks it as the listening socket.",
+            "`return sel.register(lsock, selectors.EVENT_READ, data=None)`",
+        ),
+        solution="""\
+def register_listening(lsock):
+    return sel.register(lsock, selectors.EVENT_READ, data=None)""",
+    ),
+    "mask_names": Exercise(
+        name="mask_names",
+        hints=(
+            "A mask is a number whose bits are events: test each bit on its own.",
+            "`mask & selectors.EVENT_READ` is non-zero when the READ bit is set, whatever the "
+            "other bits are. `==` would miss 3 (READ | WRITE).",
+            "Start with `names = []`, append `'READ'` if `mask & selectors.EVENT_READ`, then "
+            "`'WRITE'` if `mask & selectors.EVENT_WRITE`, and return `names`.",
+        ),
+        solution="""\
+def mask_names(mask):
+    names = []
+    if mask & selectors.EVENT_READ:
+        names.append('READ')
+    if mask & selectors.EVENT_WRITE:
+        names.append('WRITE')
+    return names""",
+    ),
+    "event_loop": Exercise(
+        name="event_loop",
+        hints=(
+            "Forever: wait for ready sockets, then handle each one. The listening socket is the "
+            "one whose key has no data.",
+            "`events = sel.select(timeout=None)` gives `(key, mask)` pairs; `key.fileobj` is the "
+            "socket, `key.data` what was registered with it.",
+            "`while True:`, then `for key, mask in events:` with `if key.data is None: "
+            "accept_wrapper(key.fileobj)` and `else: service_connection(key, mask)`.",
+        ),
+        solution="""\
+def event_loop():
+    while True:
+        events = sel.select(timeout=None)
+        for key, mask in events:
+            if key.data is None:
+                accept_wrapper(key.fileobj)
+            else:
+                service_connection(key, mask)""",
+    ),
+    "accept_wrapper": Exercise(
+        name="accept_wrapper",
+        hints=(
+            "Accept the waiting connection, make it non-blocking, and register it with a "
+            "namespace that remembers its address and its bytes.",
+            "`conn, addr = sock.accept()`; `conn.setblocking(False)`; "
+            "`data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')`.",
+            "Register for both events: `events = selectors.EVENT_READ | selectors.EVENT_WRITE`, "
+            "then `sel.register(conn, events, data=data)`. The tutorial also prints "
+            "`'accepted connection from', addr`.",
+        ),
+        solution="""\
+def accept_wrapper(sock):
+    conn, addr = sock.accept()  # Should be ready to read
+    print('accepted connection from', addr)
+    conn.setblocking(False)
+    data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')
+    events = selectors.EVENT_READ | selectors.EVENT_WRITE
+    sel.register(conn, events, data=data)""",
+    ),
+    "service_connection": Exercise(
+        name="service_connection",
+        hints=(
+            "Two independent parts: if the mask has READ, receive (or close on end of file); "
+            "if it has WRITE, send what is waiting in `data.outb`.",
+            "`recv_data = sock.recv(1024)`; bytes received go to `data.outb += recv_data`. "
+            "An empty `recv_data` means the client closed: `sel.unregister(sock)`, then "
+            "`sock.close()`.",
+            "For WRITE: `if data.outb:` then `sent = sock.send(data.outb)` and "
+            "`data.outb = data.outb[sent:]` (send may take only part of it).",
+        ),
+        solution="""\
+def service_connection(key, mask):
+    sock = key.fileobj
+    data = key.data
+    if mask & selectors.EVENT_READ:
+        recv_data = sock.recv(1024)  # Should be ready to read
+        if recv_data:
+            data.outb += recv_data
+        else:
+            print('closing connection to', data.addr)
+            sel.unregister(sock)
+            sock.close()
+    if mask & selectors.EVENT_WRITE:
+        if data.outb:
+            print('echoing', repr(data.outb), 'to', data.addr)
+            sent = sock.send(data.outb)  # Should be ready to write
+            data.outb = data.outb[sent:]""",
+    ),
+    "start_connections": Exercise(
+        name="start_connections",
+        hints=(
+            "For each of the `num_conns` connections: a non-blocking socket, a connect that does "
+            "not wait, and a registration with a namespace of what to send and receive.",
+            "`sock.setblocking(False)` then `sock.connect_ex(server_addr)`: `connect()` would "
+            "raise BlockingIOError on a non-blocking socket; `connect_ex` returns EINPROGRESS.",
+            "`data = types.SimpleNamespace(connid=connid, msg_total=sum(len(m) for m in messages), "
+            "recv_total=0, messages=list(messages), outb=b'')` and "
+            "`sel.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, data=data)`.",
+        ),
+        solution="""\
+def start_connections(host, port, num_conns):
+    server_addr = (host, port)
+    for i in range(0, num_conns):
+        connid = i + 1
+        print('starting connection', connid, 'to', server_addr)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.connect_ex(server_addr)
+        events = selectors.EVENT_READ | selectors.EVENT_WRITE
+        data = types.SimpleNamespace(connid=connid,
+                                     msg_total=sum(len(m) for m in messages),
+                                     recv_total=0,
+                                     messages=list(messages),
+                                     outb=b'')
+        sel.register(sock, events, data=data)""",
+    ),
+    "client_service_connection": Exercise(
+        name="client_service_connection",
+        hints=(
+            "Like the server's: READ receives and counts bytes, WRITE sends. The client closes "
+            "when it has everything back, or when the server closed.",
+            "READ: `recv_data = sock.recv(1024)`; `data.recv_total += len(recv_data)`; close "
+            "(unregister, then close) `if not recv_data or data.recv_total == data.msg_total`.",
+            "WRITE: `if not data.outb and data.messages: data.outb = data.messages.pop(0)`, then "
+            "`if data.outb:` send it and keep the rest: `data.outb = data.outb[sent:]`.",
+        ),
+        solution="""\
+def service_connection(key, mask):
+    sock = key.fileobj
+    data = key.data
+    if mask & selectors.EVENT_READ:
+        recv_data = sock.recv(1024)  # Should be ready to read
+        if recv_data:
+            print('received', repr(recv_data), 'from connection', data.connid)
+            data.recv_total += len(recv_data)
+        if not recv_data or data.recv_total == data.msg_total:
+            print('closing connection', data.connid)
+            sel.unregister(sock)
+            sock.close()
+    if mask & selectors.EVENT_WRITE:
+        if not data.outb and data.messages:
+            data.outb = data.messages.pop(0)
+        if data.outb:
+            print('sending', repr(data.outb), 'to connection', data.connid)
+            sent = sock.send(data.outb)  # Should be ready to write
+            data.outb = data.outb[sent:]""",
+    ),
+    "bug_hunt": Exercise(
+        name="bug_hunt",
+        hints=(
+            "A connected socket is almost always writable. What does `select()` do for a socket "
+            "registered for EVENT_WRITE when there is nothing to write?",
+            "Register a new connection for `selectors.EVENT_READ` only. Ask for EVENT_WRITE with "
+            "`sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, data=data)` when "
+            "`data.outb` gets bytes.",
+            "After a send, `if not data.outb: sel.modify(sock, selectors.EVENT_READ, data=data)`. "
+            "After closing a socket, `return`: it must not be modified any more.",
+        ),
+        solution="""\
+def accept_wrapper(sock):
+    conn, addr = sock.accept()  # Should be ready to read
+    print('accepted connection from', addr)
+    conn.setblocking(False)
+    data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')
+    events = selectors.EVENT_READ  # WRITE only while there is something to send
+    sel.register(conn, events, data=data)
+
+
+def service_connection(key, mask):
+    sock = key.fileobj
+    data = key.data
+    if mask & selectors.EVENT_READ:
+        recv_data = sock.recv(1024)  # Should be ready to read
+        if recv_data:
+            data.outb += recv_data
+            sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, data=data)
+        else:
+            print('closing connection to', data.addr)
+            sel.unregister(sock)
+            sock.close()
+            return
+    if mask & selectors.EVENT_WRITE:
+        if data.outb:
+            print('echoing', repr(data.outb), 'to', data.addr)
+            sent = sock.send(data.outb)  # Should be ready to write
+            data.outb = data.outb[sent:]
+        if not data.outb:
+            sel.modify(sock, selectors.EVENT_READ, data=data)""",
+    ),
+}
+
+
+def _exercise(name):
+    try:
+        return EXERCISES[name]
+    except KeyError:
+        raise ValueError(f"no exercise {name!r}; the exercises are: {', '.join(EXERCISES)}") from None
+
+
+def hint(name, level=1):
+    """Hint number ``level`` (1 = a nudge ... last = nearly the code) for exercise ``name``."""
+    hints = _exercise(name).hints
+    level = min(max(int(level), 1), len(hints))
+    return Hint(name, level, len(hints), hints[level - 1])
+
+
+def solution(name):
+    """The tutorial's code for exercise ``name``."""
+    return Solution(name, _exercise(name).solution)

@@ -1,0 +1,146 @@
+"""What several checks look at: sockets, the selector's record, a background server.
+
+Shared by the checks of the server (``server``, ``event_loop``), of the
+client (``client``) and of the bug hunt: waiting until a socket is ready or
+some bytes came (never longer than :data:`NET_TIMEOUT`), reading from the
+:class:`Recorder` what happened to a socket (was it unregistered, then
+closed?), serving the tutorial's clients with the learner's handlers on a
+:class:`BackgroundServer` (whose ``stop()`` is bounded), and the words a
+message uses for an event mask.
+"""
+
+import selectors
+import socket
+import time
+
+from .. import seed
+from ..background import BackgroundServer, run_client
+from ..recorder import Recorder
+from .trial import HOST, NET_TIMEOUT, READ, WRITE, _Wrong
+
+__all__ = ["mask_words"]
+
+
+def mask_words(mask):
+    """'EVENT_READ only', 'EVENT_WRITE only', 'EVENT_READ | EVENT_WRITE', or 'events=N' for any other N."""
+    if mask == READ | WRITE:
+        return "EVENT_READ | EVENT_WRITE"
+    return {READ: "EVENT_READ only", WRITE: "EVENT_WRITE only"}.get(mask, f"events={mask!r}")
+
+
+# The hint for a recv on EVENT_WRITE only: the server's and the client's service_connection both get it.
+_RECV_ONLY_ON_READ = ("With mask EVENT_WRITE only there may be nothing to read: call `sock.recv` only "
+                      "`if mask & selectors.EVENT_READ:`.")
+
+
+def _wait_key(sel, sock, bits, timeout=NET_TIMEOUT):
+    """Select on ``sel`` until ``sock`` is ready for one of ``bits``; return its key (a recording one)."""
+    deadline = time.monotonic() + timeout
+    fd = sock.fileno()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the socket was not ready within {timeout:g} s")
+        for key, mask in sel.select(timeout=left):
+            if key.fd == fd and mask & bits:
+                return key
+
+
+def _recv_upto(sock, n, timeout=NET_TIMEOUT, until=None):
+    """Receive until ``n`` bytes, end of file, ``timeout`` or ``until()``; return what came."""
+    got = bytearray()
+    deadline = time.monotonic() + timeout
+    sock.settimeout(0.05)
+    while len(got) < n and time.monotonic() < deadline and not (until and until()):
+        try:
+            chunk = sock.recv(n - len(got))
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+        if not chunk:
+            break
+        got += chunk
+    sock.settimeout(NET_TIMEOUT)
+    return bytes(got)
+
+
+def _events_of(sel, fd, since, kinds):
+    return [e.kind for e in sel.events()[since:] if e.fd == fd and e.kind in kinds]
+
+
+def _registered(sel, sock):
+    """Is ``sock`` (open or closed) in ``sel``?"""
+    return any(key.fileobj is sock for key in list(sel.get_map().values()))
+
+
+def _check_closed(sel, sock, fd, since, why):
+    """The socket must have been unregistered, then closed, in the events after ``since``."""
+    order = _events_of(sel, fd, since, ("unregister", "close"))
+    registered = _registered(sel, sock)
+    closed = sock.fileno() == -1
+    unregister_first = "Unregister first: `sel.unregister(sock)`, then `sock.close()`."
+    if order[:2] == ["close", "unregister"]:
+        raise _Wrong(f"{why}, it closed the socket before unregistering it.",
+                     hint="A closed socket has no file descriptor left for the selector to look up; "
+                          f"on some systems `sel.unregister` then fails. {unregister_first}")
+    if closed and registered:
+        raise _Wrong(f"{why}, it closed the socket but did not unregister it: `sel` still holds it.",
+                     hint=f"The selector would keep a dead socket. {unregister_first}")
+    if not closed and not registered:
+        raise _Wrong(f"{why}, it unregistered the socket but did not close it: the connection stays "
+                     "open.", hint="After `sel.unregister(sock)`, call `sock.close()`.")
+    if not closed:
+        raise _Wrong(f"{why}, it neither unregistered nor closed the socket: it stays registered and open.",
+                     hint=unregister_first)
+
+
+def _serve(trial, make_handlers, clients=2):
+    """Run a BackgroundServer with ``make_handlers(sel)`` and ``clients`` of the tutorial's clients.
+
+    Raises _Wrong if the clients are not all echoed and closed within the timeouts.
+    """
+    sel = Recorder(selectors.DefaultSelector())  # the server closes it, and its sockets, at stop()
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind((HOST, 0))
+    lsock.listen()
+    lsock.setblocking(False)
+    sel.register(lsock, READ, data=None)
+    accept_wrapper, service_connection = make_handlers(sel)
+    server = BackgroundServer(sel=sel, accept_wrapper=accept_wrapper,
+                              service_connection=service_connection).start()
+    problem = error = None
+    try:
+        result = run_client(server.address, clients, kind="fixed", timeout=NET_TIMEOUT)
+        if not result.finished:
+            problem = (f"Served by a background server, {clients} of the tutorial's clients did not "
+                       f"get their messages echoed within {NET_TIMEOUT:g} s.")
+        else:
+            server.wait_idle(timeout=NET_TIMEOUT)
+    except TimeoutError:
+        problem = (f"Served by a background server, the {clients} clients got their echo and closed, "
+                   "but the server still had connections registered.")
+    except BaseException as exc:  # the loop's error, raised by wait_idle
+        error = exc
+    finally:
+        try:
+            server.stop()
+        except BaseException as exc:  # the learner's error, kept by the server thread
+            error = error or exc
+    if error is not None:
+        trial.learner_error(error, "while serving clients, your code")
+    if problem:
+        raise _Wrong(problem)
+
+
+def _reference_server(trial, sel):
+    return seed.server_functions(sel, print=trial.print)
+
+
+def _reference_client(trial, sel):
+    return seed.client_functions(sel, print=trial.print)
+
+
+def _expect_return(value, what, name):
+    if value is None:
+        raise _Wrong(f"{name} returned None: did you forget a `return`?", hint=f"Return {what}.")

@@ -1,0 +1,321 @@
+"""Run a learner's function without touching the learner's state, and never for long.
+
+Why a copy
+----------
+The tutorial's functions use a module-level selector, ``sel``.  A check must
+not register its test sockets in *your* ``sel``, nor close it, so you pass
+your function **and** your ``sel`` in, and :meth:`_Trial.rebind` makes a
+*copy* of your function in which every global name bound to that selector
+(normally just ``sel``) means a fresh ``Recorder(selectors.DefaultSelector())``
+of the check's own.  The same is done for a default argument or an enclosing
+variable holding it, and for the functions defined beside yours that it
+calls.  In the copy, ``print`` writes into the check's transcript instead of
+the notebook.  Your variables are read only to make that copy, and never
+changed; a selector your code reaches some other way (an attribute, another
+module) is not replaced.
+
+Why a worker thread
+-------------------
+Each call of your function runs on a worker thread and gets
+:data:`CALL_TIMEOUT` seconds (:meth:`_Trial.call`).  If it has not returned
+by then (a ``recv`` on a blocking socket, a loop that never ends), the check
+shuts its sockets down, which ends a blocked ``recv``/``accept``; if the
+thread still runs, an exception is raised inside it
+(``PyThreadState_SetAsyncExc``), which ends a Python loop.  A call stuck
+where neither reaches (``time.sleep(1000)``) is left on its daemon thread:
+the check returns anyway.
+
+What a check's body raises
+--------------------------
+A check is a function ``body(trial, *learner_functions)`` that returns what
+it saw when all was right, or raises :class:`_Wrong` (what the code did,
+and a hint) or :class:`_NotAttempted`; :func:`_run` turns that into a
+:class:`Result` and always closes the trial's sockets and selectors.
+"""
+
+import ctypes
+import pathlib
+import selectors
+import socket
+import threading
+import traceback
+import types
+
+from ..recorder import Recorder
+from .results import Result
+
+__all__ = ["CALL_TIMEOUT", "HOST", "NET_TIMEOUT", "READ", "WRITE"]  # the rest is for the checks only
+
+CALL_TIMEOUT = 2.0  # seconds one call of the learner's function may take
+NET_TIMEOUT = 2.0  # seconds for any network wait of the check
+HOST = "127.0.0.1"
+READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+_HERE = str(pathlib.Path(__file__).resolve().parents[1]) + "/"  # echo_lab's frames: not the learner's
+
+
+class _Wrong(Exception):
+    def __init__(self, message, hint=None, traceback=None):
+        super().__init__(message)
+        self.message, self.hint, self.traceback = message, hint, traceback
+
+
+class _NotAttempted(Exception):
+    """The learner's code raised NotImplementedError; ``args[0]`` names the function, if known."""
+
+
+class _Timeout(BaseException):
+    """Raised inside a learner's thread that would not stop."""
+
+
+class _StopLoop(BaseException):
+    """Raised by the event-loop check's handlers to end the learner's ``while True`` loop."""
+
+
+def _learner_frames(exc):
+    return [f for f in traceback.extract_tb(exc.__traceback__)
+            if not f.filename.startswith(_HERE) and not f.filename.endswith("threading.py")]
+
+
+def _learner_traceback(exc):
+    """The traceback of ``exc`` without this package's frames and the thread machinery."""
+    frames = _learner_frames(exc)
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+    return "Traceback (most recent call last):\n" + "".join(lines)
+
+
+def _async_raise(thread, exc_type):
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc_type))
+
+
+def _quiet_close(sock):
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+class _Trial:
+    """One run of a check: its selectors and sockets, the learner's prints, cleanup."""
+
+    def __init__(self, learner_sel):
+        self.learner_sel = learner_sel
+        self.printed = []  # lines the learner's copy printed
+        self.sockets = []  # every socket to shut down / close at the end
+        self.selectors = []
+
+    # -- making things ------------------------------------------------------
+    def selector(self):
+        rec = Recorder(selectors.DefaultSelector())
+        self.selectors.append(rec)
+        return rec
+
+    def own(self, sock):
+        self.sockets.append(sock)
+        return sock
+
+    def listener(self, sel=None):
+        """A listening socket on 127.0.0.1, any free port, non-blocking; registered in ``sel``."""
+        lsock = self.own(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        lsock.bind((HOST, 0))
+        lsock.listen()
+        lsock.setblocking(False)
+        if sel is not None:
+            sel.register(lsock, READ, data=None)
+        return lsock
+
+    def connect(self, address, rcvbuf=None):
+        client = self.own(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        if rcvbuf:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # before connect: a small window
+        client.settimeout(NET_TIMEOUT)
+        client.connect(address)
+        return client
+
+    def pair(self):
+        """A connected TCP pair ``(server_side, client_side)``, both blocking with a timeout."""
+        lsock = self.own(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        lsock.bind((HOST, 0))
+        lsock.listen()
+        lsock.settimeout(NET_TIMEOUT)
+        client = self.connect(lsock.getsockname())
+        conn, _ = lsock.accept()
+        conn.settimeout(NET_TIMEOUT)
+        return self.own(conn), client
+
+    def print(self, *args, sep=" ", end="\n", file=None, flush=False):
+        self.printed.append((sep if sep is not None else " ").join(map(str, args)))
+
+    def printed_line(self, start):
+        return any(line.startswith(start) for line in self.printed)
+
+    # -- the learner's function, with our selector ----------------------------
+    def rebind(self, fn, sel, **replace):
+        """A copy of ``fn`` where the learner's selector is ``sel`` and ``print`` is ours.
+
+        ``replace`` puts other globals in the copy (the event loop's handlers).
+        """
+        mine = self.learner_sel
+
+        def swap(value):
+            return sel if value is mine else value
+
+        old = fn.__globals__
+        new = dict(old)
+        for name, value in old.items():
+            if value is mine:
+                new[name] = sel
+        new["print"] = self.print
+        for name, value in old.items():  # helpers defined beside fn use the copy too
+            if isinstance(value, types.FunctionType) and value.__globals__ is old and name not in replace:
+                new[name] = _copy_function(value, new, swap)
+        new.update(replace)
+        return _copy_function(fn, new, swap)
+
+    def uses_learner_sel(self, fn):
+        mine = self.learner_sel
+        cells = []
+        for cell in fn.__closure__ or ():
+            try:
+                cells.append(cell.cell_contents)
+            except ValueError:
+                pass
+        return (any(v is mine for v in fn.__globals__.values())
+                or any(v is mine for v in (fn.__defaults__ or ()))
+                or any(v is mine for v in (fn.__kwdefaults__ or {}).values())
+                or any(v is mine for v in cells))
+
+    def call(self, fn, *args, name=None, on_error=None, timeout=CALL_TIMEOUT):
+        """Call ``fn(*args)`` on a worker thread, bounded; return its value.
+
+        ``NotImplementedError`` -> not attempted; another exception -> wrong,
+        with its traceback and the hint ``on_error`` gives for its type.
+        """
+        name = name or getattr(fn, "__name__", "your function")
+        box = {}
+
+        def target():
+            try:
+                box["value"] = fn(*args)
+            except BaseException as exc:  # the learner's error, reported by the check
+                box["error"] = exc
+
+        worker = threading.Thread(target=target, daemon=True, name=f"echo_lab check: {name}")
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            self.unstick(worker)
+            raise _Wrong(
+                f"{name} did not return within {timeout:g} s: it is blocked (waiting on a socket "
+                "that is still blocking?) or loops forever.",
+                hint="Every socket the loop serves must be non-blocking, and a handler must "
+                     "return after one recv or send.")
+        error = box.get("error")
+        if error is not None:
+            self.learner_error(error, name, on_error)
+        return box.get("value")
+
+    def learner_error(self, error, name, on_error=None):
+        if isinstance(error, NotImplementedError):
+            frames = _learner_frames(error)
+            raise _NotAttempted(frames[-1].name if frames else None)
+        if isinstance(error, _Wrong):
+            raise error
+        hint = "The last lines of the traceback show where in your code it failed."
+        for exc_type, text in (on_error or {}).items():
+            if isinstance(error, exc_type):
+                hint = text
+                break
+        raise _Wrong(f"{name} raised {type(error).__name__}: {error}", hint=hint,
+                     traceback=_learner_traceback(error))
+
+    def unstick(self, worker):
+        """A learner's call did not return: shut our sockets down, then raise inside it."""
+        sockets = list(self.sockets)
+        for sel in self.selectors:
+            sel_map = sel.get_map()
+            try:  # the learner's thread may be registering as we copy
+                sockets += [key.fileobj for key in list(sel_map.values())] if sel_map is not None else []
+            except (RuntimeError, KeyError):
+                pass
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except (OSError, AttributeError):
+                pass
+        worker.join(0.5)
+        for _ in range(3):
+            if not worker.is_alive():
+                return
+            _async_raise(worker, _Timeout)
+            worker.join(0.5)
+
+    def close(self):
+        for sel in self.selectors:
+            sel_map = sel.get_map()
+            for key in list(sel_map.values()) if sel_map is not None else []:
+                try:
+                    sel.unregister(key.fileobj)
+                except (KeyError, ValueError, OSError):
+                    pass
+                _quiet_close(key.fileobj)
+            sel.close()
+        for sock in self.sockets:
+            _quiet_close(sock)
+
+
+def _copy_function(fn, globals_, swap):
+    closure = None
+    if fn.__closure__:
+        cells = []
+        for cell in fn.__closure__:
+            try:
+                cells.append(types.CellType(swap(cell.cell_contents)))
+            except ValueError:  # an empty cell
+                cells.append(cell)
+        closure = tuple(cells)
+    defaults = tuple(swap(v) for v in fn.__defaults__) if fn.__defaults__ else fn.__defaults__
+    copy = types.FunctionType(fn.__code__, globals_, fn.__name__, defaults, closure)
+    if fn.__kwdefaults__:
+        copy.__kwdefaults__ = {k: swap(v) for k, v in fn.__kwdefaults__.items()}
+    copy.__qualname__ = fn.__qualname__
+    return copy
+
+
+def _run(exercise, body, functions, sel, needs_sel=True):
+    """Run one check: validate the arguments, call ``body(trial, ...)``, turn it into a Result."""
+    for label, fn in functions:
+        if fn is None:
+            return Result(exercise, "wrong", f"Pass your function: the argument for `{label}` is None.")
+        if not isinstance(fn, types.FunctionType):
+            return Result(exercise, "wrong",
+                          f"Pass the function `{label}` itself (defined with def), not a "
+                          f"{type(fn).__name__}.")
+    if needs_sel and not isinstance(sel, selectors.BaseSelector):
+        return Result(exercise, "wrong",
+                      f"The last argument should be your selector `sel`, not {type(sel).__name__}: "
+                      f"check_{exercise}(..., sel).")
+    trial = _Trial(sel)
+    if needs_sel:
+        for label, fn in functions:
+            if not trial.uses_learner_sel(fn):
+                return Result(exercise, "wrong",
+                              f"The selector you passed is not one `{label}` can use: it is not a global "
+                              "variable of the notebook (or module) where the function was defined. Pass "
+                              f"the `sel` your function registers in: check_{exercise}(..., sel).")
+    try:
+        message = body(trial, *(fn for _, fn in functions))
+    except _NotAttempted as unfinished:
+        labels = [label for label, _ in functions]
+        if unfinished.args and unfinished.args[0] in labels:
+            labels = [unfinished.args[0]]  # of two functions, the one that is not written yet
+        names = " and ".join(labels)
+        verb, it = ("raises", "it") if len(labels) == 1 else ("raise", "them")
+        return Result(exercise, "not attempted",
+                      f"{names} still {verb} NotImplementedError. Write {it} in the cell marked "
+                      "`# YOUR CODE HERE` (delete the `raise NotImplementedError()` line), run that "
+                      "cell, then run this one again.")
+    except _Wrong as wrong:
+        return Result(exercise, "wrong", wrong.message, wrong.hint, wrong.traceback)
+    finally:
+        trial.close()
+    return Result(exercise, "passed", message)
