@@ -44,6 +44,7 @@ from .recorder import Recorder
 __all__ = ["BackgroundServer", "ClientResult", "run_client", "stop_all"]
 
 STOP_JOIN = 1.0  # seconds to wait for the loop thread after waking it
+LINE_LIMIT = 500  # characters kept of one printed line
 _WAKE = object()  # the data of the wake-up socket's key
 
 
@@ -95,7 +96,8 @@ class BackgroundServer:
     reference servers listen on ``host:port`` (127.0.0.1, port 0: a free port).
     ``record=True`` wraps the selector in a :class:`Recorder` (a learner's
     selector that is one already is used as it is): :attr:`recorder`.
-    :attr:`log` keeps the last ``log_limit`` printed lines.
+    :attr:`log` keeps the last ``log_limit`` printed lines, each cut to
+    ``LINE_LIMIT`` characters.
 
     Raises ``OSError`` if the port cannot be bound, ``ValueError`` for a
     learner's selector without a listening socket.
@@ -163,12 +165,19 @@ class BackgroundServer:
             raise ValueError("no listening socket is registered in sel (register it with data=None)") from None
 
     def _print(self, *args, sep=" ", end="\n", **_):
-        self.log.extend((sep.join(map(str, args)) + end).splitlines())
+        self._keep((sep.join(map(str, args)) + end).splitlines())
 
     def _write(self, text):
         *lines, self._partial = (self._partial + text).split("\n")
-        self.log.extend(lines)
+        self._keep(lines)
         return len(text)
+
+    def _keep(self, lines):
+        """Add lines to the log, each cut to LINE_LIMIT characters: the tutorial's
+        ``echoing`` line prints all of ``outb``, which a client that never reads
+        makes megabytes long."""
+        self.log.extend(line if len(line) <= LINE_LIMIT else
+                        f"{line[:LINE_LIMIT]}... ({len(line):,} characters)" for line in lines)
 
     # -- lifecycle --------------------------------------------------------
     def start(self):

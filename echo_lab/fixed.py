@@ -20,7 +20,9 @@ functions), so a lesson can put the two side by side.  What changes, and why:
 * **Half-close.**  When a client shuts down its sending side, whatever is
   still in ``outb`` is sent before the server closes.
 * **Restart at once.**  ``SO_REUSEADDR`` lets a new server bind the port
-  while the old connections sit in TIME_WAIT.
+  while the old connections sit in TIME_WAIT.  (On Linux the connections
+  keep the option of the socket they came from: after the tutorial's
+  server, which does not set it, the port stays taken for about 60 s.)
 * **Clean shutdown.**  :func:`close_all` unregisters and closes every socket.
 * **The client** checks the result of ``connect_ex`` and the socket's
   ``SO_ERROR`` when the connect completes, reports a failed connection in one

@@ -337,3 +337,18 @@ def test_bad_arguments_say_what_to_do():
     with pytest.raises(OSError):
         with socket.create_server(("127.0.0.1", 0)) as taken:
             BackgroundServer("seed", port=taken.getsockname()[1])
+
+
+def test_log_lines_are_cut_so_the_log_stays_bounded():
+    with BackgroundServer("seed", log_limit=5) as server:
+        client = socket.create_connection(server.address, timeout=2)
+        client.sendall(b"x" * 100_000)  # the tutorial prints all of outb in one 'echoing' line
+        got = 0
+        client.settimeout(5)
+        while got < 100_000:
+            got += len(client.recv(65536))
+        client.close()
+        server.wait_idle()
+    assert len(server.log) <= 5
+    assert all(len(line) < 600 for line in server.log)
+    assert any(line.startswith("echoing") and line.endswith("characters)") for line in server.log)

@@ -1,0 +1,231 @@
+"""The message-reader check (exercise 09) against the starter code, the solution and plausible wrong answers.
+
+Each learner's version is run as a notebook cell would define it: in a
+namespace with the exercise's globals (``HEADER``, ``MAX_MESSAGE``, ``struct``).
+"""
+
+import pathlib
+import struct
+import threading
+import time
+import types
+
+import nbformat
+import pytest
+
+from echo_lab import checks_more
+from echo_lab.checks_more import check_take_messages, frame, hint, reference_take_messages, solution
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SOLUTION_NOTEBOOK = ROOT / "solutions" / "09-message-reader.ipynb"
+
+
+def learner(source):
+    """Define ``take_messages`` from ``source`` with the exercise notebook's globals."""
+    namespace = {"HEADER": struct.Struct("!I"), "MAX_MESSAGE": 1024 * 1024, "struct": struct}
+    exec(source, namespace)
+    return namespace["take_messages"]
+
+
+STARTER = """\
+def take_messages(data):
+    # YOUR CODE HERE
+    raise NotImplementedError()
+"""
+
+WRONG = {  # name: (source, words the result must contain)
+    "never takes the message out: an endless loop": ("""\
+def take_messages(data):
+    messages = []
+    while len(data.inb) >= 4:
+        (length,) = HEADER.unpack_from(data.inb)
+        if len(data.inb) < 4 + length:
+            break
+        messages.append(bytes(data.inb[4:4 + length]))
+    return messages
+""", ["did not return within", "del data.inb[:end]"]),
+    "if instead of while": ("""\
+def take_messages(data):
+    messages = []
+    if len(data.inb) >= 4:
+        (length,) = HEADER.unpack_from(data.inb)
+        if length > MAX_MESSAGE:
+            raise ValueError('too long')
+        if len(data.inb) >= 4 + length:
+            messages.append(bytes(data.inb[4:4 + length]))
+            del data.inb[:4 + length]
+    return messages
+""", ["five messages", "a `while` loop, not an `if`"]),
+    "takes a message before it is complete": ("""\
+def take_messages(data):
+    messages = []
+    while len(data.inb) >= 4:
+        (length,) = HEADER.unpack_from(data.inb)
+        if length > MAX_MESSAGE:
+            raise ValueError('too long')
+        messages.append(bytes(data.inb[4:4 + length]))
+        del data.inb[:4 + length]
+    return messages
+""", ["6 of its 22 bytes", "expected []", "Return only complete messages"]),
+    "forgets the return": ("""\
+def take_messages(data):
+    messages = []
+    while len(data.inb) >= 4:
+        (length,) = HEADER.unpack_from(data.inb)
+        if len(data.inb) < 4 + length:
+            break
+        messages.append(bytes(data.inb[4:4 + length]))
+        del data.inb[:4 + length]
+""", ["returned None", "forget a `return`"]),
+    "no limit on the length": ("""\
+def take_messages(data):
+    messages = []
+    while len(data.inb) >= 4:
+        (length,) = HEADER.unpack_from(data.inb)
+        if len(data.inb) < 4 + length:
+            break
+        messages.append(bytes(data.inb[4:4 + length]))
+        del data.inb[:4 + length]
+    return messages
+""", ["4,294,967,295 bytes", "should raise ValueError", "MAX_MESSAGE"]),
+    "unpacks a header that is not all there": ("""\
+def take_messages(data):
+    messages = []
+    while data.inb:
+        (length,) = struct.unpack('!I', data.inb[:4])
+        if length > MAX_MESSAGE:
+            raise ValueError('too long')
+        if len(data.inb) < 4 + length:
+            break
+        messages.append(bytes(data.inb[4:4 + length]))
+        del data.inb[:4 + length]
+    return messages
+""", ["3 bytes of a header", "raised struct.error", "Traceback", "not an error"]),
+    "reads the length little-endian": ("""\
+def take_messages(data):
+    messages = []
+    while len(data.inb) >= 4:
+        (length,) = struct.unpack('<I', data.inb[:4])
+        if length > MAX_MESSAGE:
+            raise ValueError('too long')
+        if len(data.inb) < 4 + length:
+            break
+        messages.append(bytes(data.inb[4:4 + length]))
+        del data.inb[:4 + length]
+    return messages
+""", ["raised ValueError", "big-endian"]),
+    "keeps the header in the message": ("""\
+def take_messages(data):
+    messages = []
+    while len(data.inb) >= 4:
+        (length,) = HEADER.unpack_from(data.inb)
+        if length > MAX_MESSAGE:
+            raise ValueError('too long')
+        if len(data.inb) < 4 + length:
+            break
+        messages.append(bytes(data.inb[:4 + length]))
+        del data.inb[:4 + length]
+    return messages
+""", ["one whole message", "expected [b'Message 1 from client.']"]),
+    "forgets to remove the header": ("""\
+def take_messages(data):
+    messages = []
+    if len(data.inb) >= 4:
+        (length,) = HEADER.unpack_from(data.inb)
+        if length > MAX_MESSAGE:
+            raise ValueError('too long')
+        if len(data.inb) >= 4 + length:
+            messages.append(bytes(data.inb[4:4 + length]))
+            del data.inb[4:4 + length]
+    return messages
+""", ["left", "in `data.inb`", "header included"]),
+    "returns a generator": ("""\
+def take_messages(data):
+    while len(data.inb) >= 4:
+        (length,) = HEADER.unpack_from(data.inb)
+        if len(data.inb) < 4 + length:
+            break
+        yield bytes(data.inb[4:4 + length])
+        del data.inb[:4 + length]
+""", ["returned a generator, not a list"]),
+}
+
+
+def test_the_starter_code_is_not_attempted():
+    result = check_take_messages(learner(STARTER))
+    assert result.outcome == "not attempted"
+    assert "still raises NotImplementedError" in repr(result)
+
+
+def test_the_solution_passes():
+    started = time.monotonic()
+    result = check_take_messages(learner(solution("take_messages").code))
+    assert result.passed, result
+    assert "one byte per send, all in one send, and in odd pieces" in repr(result)
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("name", list(WRONG))
+def test_a_plausible_wrong_answer_is_wrong_and_says_why(name):
+    source, words = WRONG[name]
+    result = check_take_messages(learner(source))
+    assert result.outcome == "wrong", result
+    shown = repr(result)
+    for word in words:
+        assert word in shown, (word, shown)
+    assert 'hint("take_messages")' in shown
+
+
+def test_an_endless_loop_is_stopped_and_its_thread_ends():
+    source, _ = WRONG["never takes the message out: an endless loop"]
+    started = time.monotonic()
+    result = check_take_messages(learner(source))
+    assert result.outcome == "wrong"
+    assert time.monotonic() - started < checks_more.CALL_TIMEOUT + 2
+    deadline = time.monotonic() + 2
+    while any(t.name == "echo_lab check take_messages" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the learner's endless loop is still running"
+        time.sleep(0.01)
+
+
+def test_what_is_not_a_function_is_wrong():
+    assert check_take_messages(None).outcome == "wrong"
+    assert "defined with def" in repr(check_take_messages(print))
+
+
+def test_the_results_plain_text_is_the_same_every_run():
+    source, _ = WRONG["if instead of while"]
+    first, second = (repr(check_take_messages(learner(source))) for _ in range(2))
+    assert first == second
+
+
+def test_three_graded_hints_and_the_solution():
+    assert "Hint 1 of 3" in repr(hint("take_messages"))
+    assert "Hint 3 of 3" in repr(hint("take_messages", 9))  # clamped to the last
+    assert "solution(" in repr(hint("take_messages", 3))
+    shown = solution("take_messages")
+    assert shown.code.startswith("def take_messages(data):")
+    assert "<pre>" in shown._repr_html_()
+    with pytest.raises(ValueError, match="no exercise"):
+        hint("nope")
+
+
+def test_the_solution_is_the_solution_notebooks_code():
+    nb = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
+    answer = next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
+    lines = answer.source.splitlines()
+    body = lines[lines.index("    ### BEGIN SOLUTION") + 1:lines.index("    ### END SOLUTION")]
+    assert "\n".join([lines[0], *body]) == solution("take_messages").code
+
+
+def test_the_reference_reader_takes_any_cut():
+    messages = [b"one", b"", b"x" * 5000, b"last"]
+    wire = b"".join(frame(m) for m in messages)
+    for step in (1, 2, 3, 7, 4096, len(wire)):
+        data, taken = types.SimpleNamespace(inb=bytearray()), []
+        for start in range(0, len(wire), step):
+            data.inb += wire[start:start + step]
+            taken += reference_take_messages(data)
+        assert taken == messages and not data.inb, step
+    with pytest.raises(ValueError):
+        reference_take_messages(types.SimpleNamespace(inb=bytearray(b"\xff\xff\xff\xff")))
