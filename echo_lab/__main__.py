@@ -12,7 +12,6 @@ never a traceback.
 """
 
 import argparse
-import ipaddress
 import selectors
 import socket
 import sys
@@ -67,16 +66,6 @@ def _parser(command):
     return p
 
 
-def is_loopback(host):
-    """True for 127.0.0.0/8, ::1 and 'localhost'."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _oneline(exc):
     if isinstance(exc, socket.gaierror):
         return f"unknown host ({exc.strerror})"
@@ -85,7 +74,7 @@ def _oneline(exc):
 
 def serve(host, port, use_fixed=False):
     """Run the server in the foreground until Ctrl-C. Returns an exit status."""
-    if not is_loopback(host):
+    if not fixed.is_loopback(host):
         print(f"warning: listening on {host}: this echo server will accept anyone who can reach "
               "that address", file=sys.stderr)
     sel = selectors.DefaultSelector()

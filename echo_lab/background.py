@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 import types
+import warnings
 from collections import deque
 
 from . import fixed, seed
@@ -141,6 +142,9 @@ class BackgroundServer:
     def _start_reference(self, kind, host, port, record, capacity):
         if kind not in ("seed", "fixed"):
             raise ValueError(f'kind must be "seed" or "fixed", not {kind!r}')
+        if not fixed.is_loopback(host):
+            warnings.warn(f"listening on {host}: this echo server will accept anyone who can reach "
+                          "that address", stacklevel=3)
         for other in list(_running):  # re-running a cell: free the port it held
             if port and other.address[1] == port:
                 other.stop(raise_error=False)

@@ -30,6 +30,7 @@ functions), so a lesson can put the two side by side.  What changes, and why:
 """
 
 import errno
+import ipaddress
 import os
 import selectors
 import socket
@@ -46,6 +47,7 @@ __all__ = [
     "fixed_client_functions",
     "fixed_client_loop",
     "close_all",
+    "is_loopback",
     "short_repr",
 ]
 
@@ -54,6 +56,16 @@ RECV_SIZE = 64 * 1024
 ACCEPTS_PER_WAKEUP = 64  # accept a burst in one pass, but don't starve the rest
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+
+
+def is_loopback(host):
+    """True for 127.0.0.0/8, ::1 and 'localhost': addresses only this machine can reach."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def short_repr(data, limit=80):
@@ -100,11 +112,15 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
     one line; they never leave ``service_connection``.
     """
 
+    paused = []  # the listening socket, while accepting is paused for want of fds
+
     def close(sock, data):
         if print:
             print("closing connection to", data.addr)
         sel.unregister(sock)  # unregister first: a closed socket has no fd to find
         sock.close()
+        if paused:  # an fd is free again: accept again
+            sel.register(paused.pop(), READ, data=None)
 
     def accept_wrapper(sock):
         for _ in range(ACCEPTS_PER_WAKEUP):
@@ -113,11 +129,15 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
             except BlockingIOError:
                 return  # no more waiting connections
             except OSError as exc:
-                # EMFILE (out of fds), ECONNABORTED...: skip this round and
-                # serve the connections we have; the next select() retries.
                 if print:
                     print("accept failed:", exc)
-                return
+                if exc.errno in (errno.EMFILE, errno.ENFILE):
+                    # Out of fds. The waiting connection keeps the listening socket
+                    # readable, so select() would return at once, forever: stop
+                    # watching it until one of our connections closes.
+                    sel.unregister(sock)
+                    paused.append(sock)
+                return  # ECONNABORTED and friends: the next select() retries
             if print:
                 print("accepted connection from", addr)
             conn.setblocking(False)
@@ -128,8 +148,8 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
     def service_connection(key, mask):
         sock, data = key.fileobj, key.data
         try:
-            if mask & READ:
-                recv_data = sock.recv(recv_size)
+            if mask & READ:  # never more than the room left: outb stays within max_outb
+                recv_data = sock.recv(min(recv_size, max_outb - len(data.outb)))
                 if recv_data:
                     data.outb += recv_data
                 else:
