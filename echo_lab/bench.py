@@ -1,7 +1,7 @@
 """One selectors thread against threads and asyncio, measured side by side.
 
     python -m echo_lab bench [--seconds 2] [--conns 100,1000] [--sizes 64,16384]
-                             [--servers fixed,seed,...] [--quick]
+                             [--servers fixed,seed,...] [--rounds 1] [--quick]
 
 Each server runs in its own process pinned to CPU 0; the load client
 (``loadgen.c``, compiled with the system's C compiler on first use, since a
@@ -24,6 +24,7 @@ import select
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -282,6 +283,7 @@ def main(argv=None):
     p.add_argument("--conns", default="100,1000", help="numbers of connections (default 100,1000)")
     p.add_argument("--sizes", default="64,16384", help="message sizes in bytes (default 64,16384)")
     p.add_argument("--servers", default=",".join(SERVERS), help="servers to compare")
+    p.add_argument("--rounds", type=int, default=1, help="repeat every measurement; report medians")
     p.add_argument("--quick", action="store_true", help="0.5 s each, 100 connections, no idle/capacity runs")
     args = p.parse_args(argv)
     if args.quick:
@@ -302,19 +304,26 @@ def main(argv=None):
     if loadgen is None:
         print("no C compiler: using the Python load client, which may be slower than the servers")
     runs = [(n, size, kind) for n in conns for size in sizes for kind in kinds]
-    results = {}
-    print(f"{'server':<18}{'conns':>6}{'size':>7}{'msgs/s':>11}{'p50 us':>11}{'p99 us':>11}{'CPU us/msg':>12}")
-    for i, (n, size, kind) in enumerate(runs, 1):
-        _progress(f"[{i}/{len(runs)}] {kind}, {n} connections, {size} B ...")
-        try:
-            f = results[n, size, kind] = measure(kind, loadgen, n, size, args.seconds)
-        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+    samples = {}  # (n, size, kind) -> the figures of each round
+    header = f"{'server':<18}{'conns':>6}{'size':>7}{'msgs/s':>11}{'p50 us':>11}{'p99 us':>11}{'CPU us/msg':>12}"
+    for r in range(1, args.rounds + 1):  # rounds interleave the servers: drift hits all alike
+        print(header if args.rounds == 1 else f"round {r} of {args.rounds}\n{header}")
+        for i, (n, size, kind) in enumerate(runs, 1):
+            _progress(f"[{i}/{len(runs)}] {kind}, {n} connections, {size} B ...")
+            try:
+                f = measure(kind, loadgen, n, size, args.seconds)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                _progress("")
+                print(f"{kind:<18}{n:>6}{size:>7}  failed: {exc}")
+                continue
+            samples.setdefault((n, size, kind), []).append(f)
             _progress("")
-            print(f"{kind:<18}{n:>6}{size:>7}  failed: {exc}")
-            continue
-        _progress("")
-        print(f"{kind:<18}{n:>6}{size:>7}{f['msgs_per_s']:>11,.0f}{f['p50_us']:>11,.0f}"
-              f"{f['p99_us']:>11,.0f}{f['cpu_us_per_msg']:>12.1f}", flush=True)
+            _row(kind, n, size, f)
+    results = {key: _median(figures) for key, figures in samples.items()}
+    if args.rounds > 1:
+        print(f"medians of {args.rounds} rounds\n{header}")
+        for (n, size, kind), f in results.items():
+            _row(kind, n, size, f)
     _ratios(results, conns, sizes)
     if not args.quick and loadgen:
         for kind in ("fixed", "seed"):
@@ -327,6 +336,17 @@ def main(argv=None):
     return 0
 
 
+def _row(kind, n, size, f):
+    print(f"{kind:<18}{n:>6}{size:>7}{f['msgs_per_s']:>11,.0f}{f['p50_us']:>11,.0f}"
+          f"{f['p99_us']:>11,.0f}{f['cpu_us_per_msg']:>12.1f}", flush=True)
+
+
+def _median(figures):
+    """The median of each figure over the rounds."""
+    return {name: statistics.median(f[name] for f in figures)
+            for name in ("msgs_per_s", "p50_us", "p99_us", "cpu_us_per_msg")}
+
+
 def _progress(text):
     """A progress line on a terminal's stderr, overwritten by the next one."""
     if sys.stderr.isatty():
@@ -334,17 +354,20 @@ def _progress(text):
 
 
 def _ratios(results, conns, sizes):
-    print("ratios, measured in this run (msgs/s):")
+    """Fixed against each other server: throughput, and how much CPU each spends per echo."""
+    print("ratios, measured in this run: msgs/s (fixed / other), server CPU per message (other / fixed)")
     for n in conns:
         for size in sizes:
             base = results.get((n, size, "fixed"))
             for other, target in (("uvloop-protocol", 0.9), ("asyncio-protocol", 3.0),
                                   ("asyncio-streams", None), ("threads", None), ("seed", None)):
                 f = results.get((n, size, other))
-                if base and f and f["msgs_per_s"]:
-                    ratio = base["msgs_per_s"] / f["msgs_per_s"]
-                    verdict = "" if target is None else f"  (target >= {target:g}x: {'met' if ratio >= target else 'NOT met'})"
-                    print(f"  {n:>5} conns, {size:>5} B: fixed / {other:<16} {ratio:5.2f}x{verdict}")
+                if not (base and f and f["msgs_per_s"] and base["cpu_us_per_msg"]):
+                    continue
+                ratio = base["msgs_per_s"] / f["msgs_per_s"]
+                cpu = f["cpu_us_per_msg"] / base["cpu_us_per_msg"]
+                verdict = "" if target is None else f"  (target >= {target:g}x: {'met' if ratio >= target else 'NOT met'})"
+                print(f"  {n:>5} conns, {size:>5} B: {other:<16} msgs/s {ratio:5.2f}x   CPU/msg {cpu:5.2f}x{verdict}")
 
 
 if __name__ == "__main__":
