@@ -18,7 +18,7 @@ install: $(STAMP)
 
 lab: install
 	$(BIN)/jupyter trust $(NOTEBOOKS)
-	$(BIN)/jupyter lab notebooks/00-index.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00-index.ipynb
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
