@@ -13,8 +13,8 @@ import types
 import nbformat
 import pytest
 
-from echo_lab import checks_more
-from echo_lab.checks_more import check_take_messages, frame, hint, reference_take_messages, solution
+from echo_lab import checks
+from echo_lab.checks import check_take_messages, frame, hint, reference_take_messages, solution
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOLUTION_NOTEBOOK = ROOT / "solutions" / "09-message-reader.ipynb"
@@ -181,9 +181,9 @@ def test_an_endless_loop_is_stopped_and_its_thread_ends():
     started = time.monotonic()
     result = check_take_messages(learner(source))
     assert result.outcome == "wrong"
-    assert time.monotonic() - started < checks_more.CALL_TIMEOUT + 2
+    assert time.monotonic() - started < checks.CALL_TIMEOUT + 2
     deadline = time.monotonic() + 2
-    while any(t.name == "echo_lab check take_messages" for t in threading.enumerate()):
+    while any(t.name == "echo_lab check: take_messages" for t in threading.enumerate()):
         assert time.monotonic() < deadline, "the learner's endless loop is still running"
         time.sleep(0.01)
 

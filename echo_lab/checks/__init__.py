@@ -36,13 +36,15 @@ The modules, each readable on its own:
 * ``server``: the server's functions (exercises 01, 02, 04, 05);
 * ``event_loop``: the loop (03), run on a thread with the check's handlers;
 * ``client``: the client's functions (06, 07);
-* ``bughunt``: the always-WRITE busy loop (08).
+* ``bughunt``: the always-WRITE busy loop (08);
+* ``messages``: the length-prefixed message reader, ``take_messages`` (09).
 """
 
 from .bughunt import BUSY, IDLE, check_bug_hunt  # noqa: F401
 from .client import MSG1, MSG2, check_client_service_connection, check_start_connections  # noqa: F401
 from .event_loop import check_event_loop
 from .exercises import EXERCISES, Exercise, hint, solution  # noqa: F401
+from .messages import check_take_messages, frame, reference_take_messages
 from .observe import mask_words  # noqa: F401
 from .results import Hint, Result, Solution
 from .server import (check_accept_wrapper, check_listening_socket, check_mask_names, check_register_listening,
@@ -64,6 +66,9 @@ __all__ = [
     "check_register_listening",
     "check_service_connection",
     "check_start_connections",
+    "check_take_messages",
+    "frame",
     "hint",
+    "reference_take_messages",
     "solution",
 ]

@@ -3,7 +3,8 @@
 Kept apart from the checks so that changing a hint means reading text, not
 socket code.  A hint goes from a nudge to nearly the code; the solution is
 the code between the solution notebook's markers (``tests/test_checks.py``
-checks that the two agree).
+and, for ``take_messages``, ``tests/test_checks_messages.py`` check that the
+two agree).
 """
 
 import types
@@ -237,6 +238,34 @@ def service_connection(key, mask):
         if not data.outb:
             sel.modify(sock, selectors.EVENT_READ, data=data)""",
     ),
+    "take_messages": Exercise(  # beyond the tutorial: lesson 10's code
+        name="take_messages",
+        hints=(
+            "Loop while `data.inb` holds at least a whole header (4 bytes). Each time round, read "
+            "the length from the header; if the whole message has not arrived yet, stop and leave "
+            "`data.inb` as it is.",
+            "`(length,) = HEADER.unpack_from(data.inb)` reads the header. The message is "
+            "`data.inb[HEADER.size:HEADER.size + length]`, and it is all there when "
+            "`len(data.inb) >= HEADER.size + length`. Refuse `length > MAX_MESSAGE` with "
+            "`raise ValueError(...)` before waiting for it.",
+            "With `end = HEADER.size + length`: `messages.append(bytes(data.inb[HEADER.size:end]))`, "
+            "then `del data.inb[:end]` so that the next header starts at 0. Start with "
+            "`messages = []` and `return messages` after the loop.",
+        ),
+        solution="""\
+def take_messages(data):
+    messages = []
+    while len(data.inb) >= HEADER.size:
+        (length,) = HEADER.unpack_from(data.inb)
+        if length > MAX_MESSAGE:
+            raise ValueError(f'a message of {length} bytes is too long')
+        end = HEADER.size + length
+        if len(data.inb) < end:
+            break                                # the rest has not arrived yet
+        messages.append(bytes(data.inb[HEADER.size:end]))
+        del data.inb[:end]
+    return messages""",
+    ),
 }
 
 
@@ -255,5 +284,5 @@ def hint(name, level=1):
 
 
 def solution(name):
-    """The tutorial's code for exercise ``name``."""
+    """The tutorial's code for exercise ``name`` (lesson 10's for ``take_messages``)."""
     return Solution(name, _exercise(name).solution)
