@@ -104,6 +104,14 @@ def close_all(sel):
     sel.close()
 
 
+def _send(sock, payload):
+    """Send what the kernel takes now; 0 when its buffer is full (wait for EVENT_WRITE)."""
+    try:
+        return sock.send(payload)
+    except BlockingIOError:
+        return 0
+
+
 def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_SIZE):
     """Return ``(accept_wrapper, service_connection)`` for the fixed server.
 
@@ -147,21 +155,28 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
 
     def service_connection(key, mask):
         sock, data = key.fileobj, key.data
+        tried = False  # whether this call already tried to send
         try:
             if mask & READ:  # never more than the room left: outb stays within max_outb
                 recv_data = sock.recv(min(recv_size, max_outb - len(data.outb)))
-                if recv_data:
-                    data.outb += recv_data
-                else:
+                if not recv_data:
                     data.eof = True  # the client sent all it will send
-            if data.outb:
+                elif not data.outb and key.events == READ:
+                    # The common case, kept cheap: nothing is waiting, so echo at
+                    # once (as asyncio's write() does); only a rest goes to outb.
+                    if print:
+                        print("echoing", short_repr(recv_data), "to", data.addr)
+                    sent = _send(sock, recv_data)
+                    if sent == len(recv_data):
+                        return  # all sent, and the mask stays READ
+                    data.outb += recv_data[sent:]
+                    tried = True
+                else:
+                    data.outb += recv_data
+            if data.outb and not tried:
                 if print:
                     print("echoing", short_repr(data.outb), "to", data.addr)
-                try:
-                    sent = sock.send(data.outb)
-                except BlockingIOError:
-                    sent = 0  # kernel buffer full: wait for EVENT_WRITE
-                del data.outb[:sent]
+                del data.outb[:_send(sock, data.outb)]
         except OSError as exc:  # reset, broken pipe...: this connection only
             if print:
                 print("error on connection to", data.addr, f"{type(exc).__name__}: {exc}")

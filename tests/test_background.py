@@ -258,11 +258,11 @@ def test_fixed_server_modifies_for_write_only_while_output_is_pending():
 
 
 def test_recorder_ring_is_bounded_and_counts_what_it_dropped():
-    with BackgroundServer("seed", capacity=50) as server:
+    with BackgroundServer("seed", capacity=20) as server:  # 3 clients make 40 events or more
         run_client(server.address, 3)
         server.wait_idle()
     rec = server.recorder
-    assert len(rec.events()) == 50
+    assert len(rec.events()) == 20
     assert rec.dropped > 0
     assert rec.calls >= 3
 
