@@ -157,11 +157,12 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
         sock, data = key.fileobj, key.data
         tried = False  # whether this call already tried to send
         try:
-            if mask & READ:  # never more than the room left: outb stays within max_outb
-                recv_data = sock.recv(min(recv_size, max_outb - len(data.outb)))
+            if mask & READ:
+                room = max_outb - len(data.outb)  # never more: outb stays within max_outb
+                recv_data = sock.recv(recv_size if room > recv_size else room)
                 if not recv_data:
                     data.eof = True  # the client sent all it will send
-                elif not data.outb and key.events == READ:
+                elif room == max_outb and key.events == READ:
                     # The common case, kept cheap: nothing is waiting, so echo at
                     # once (as asyncio's write() does); only a rest goes to outb.
                     if print:
