@@ -21,6 +21,7 @@ import os
 import pathlib
 import resource
 import select
+import selectors
 import shutil
 import signal
 import socket
@@ -42,7 +43,7 @@ START_TIMEOUT = 30  # seconds for a server process to say its port
 
 def _selectors(kind):
     def run(lsock_port):
-        sel = __import__("selectors").DefaultSelector()
+        sel = selectors.DefaultSelector()
         if kind == "seed":
             lsock = seed.listening_socket(sel, "127.0.0.1", 0, print=lambda *a: None)
             lsock.listen(1024)

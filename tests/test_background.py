@@ -212,7 +212,6 @@ def test_recorded_two_client_run(kind, conn_mask):
         server.wait_idle()
     assert result.finished
     events = server.recorder.events()
-    lfd = server.lsock.fileno() if server.lsock.fileno() != -1 else None
     listening = [e for e in events if e.label.startswith("listening")]
     lfd = listening[0].fd
     accepts = [e for e in events if e.kind == "accept"]
