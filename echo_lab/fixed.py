@@ -153,28 +153,33 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
             data = types.SimpleNamespace(addr=addr, inb=b"", outb=bytearray(), eof=False)
             sel.register(conn, READ, data=data)
 
+    first_recv = min(recv_size, max_outb)  # what a recv may add to an empty outb
+
     def service_connection(key, mask):
         sock, data = key.fileobj, key.data
-        tried = False  # whether this call already tried to send
         try:
-            if mask & READ:
-                room = max_outb - len(data.outb)  # never more: outb stays within max_outb
-                recv_data = sock.recv(recv_size if room > recv_size else room)
+            if key.events == READ:
+                # The common case, kept cheap. We ask for READ alone exactly when
+                # outb is empty (see `wanted` below), so echo at once, as asyncio's
+                # write() does; only what the kernel would not take waits in outb.
+                recv_data = sock.recv(first_recv)
                 if not recv_data:
                     data.eof = True  # the client sent all it will send
-                elif room == max_outb and key.events == READ:
-                    # The common case, kept cheap: nothing is waiting, so echo at
-                    # once (as asyncio's write() does); only a rest goes to outb.
+                else:
                     if print:
                         print("echoing", short_repr(recv_data), "to", data.addr)
                     sent = _send(sock, recv_data)
                     if sent == len(recv_data):
                         return  # all sent, and the mask stays READ
                     data.outb += recv_data[sent:]
-                    tried = True
-                else:
-                    data.outb += recv_data
-            if data.outb and not tried:
+            else:  # something is waiting in outb
+                if mask & READ:
+                    room = max_outb - len(data.outb)  # never more: outb stays within max_outb
+                    recv_data = sock.recv(recv_size if room > recv_size else room)
+                    if recv_data:
+                        data.outb += recv_data
+                    else:
+                        data.eof = True
                 if print:
                     print("echoing", short_repr(data.outb), "to", data.addr)
                 del data.outb[:_send(sock, data.outb)]
