@@ -1,13 +1,15 @@
 """One selectors thread against threads and asyncio, measured side by side.
 
-    python -m echo_lab bench [--seconds 2] [--conns 100,1000] [--sizes 64,16384]
-                             [--servers fixed,seed,...] [--rounds 1] [--quick]
+    python -m echo_lab bench [--seconds 1] [--conns 100,1000] [--sizes 64,16384]
+                             [--servers fixed,seed,...] [--rounds 3] [--quick]
 
 Each server runs in its own process pinned to CPU 0; the load client
 (``loadgen.c``, compiled with the system's C compiler on first use, since a
 Python client tops out below what a good server answers) runs pinned to
-CPU 1.  Every figure of one table comes from the same run, so the ratios
-are fair on a noisy machine even when the absolute numbers are not.
+CPU 1.  Every figure comes from the same run, and each ratio pairs two
+measurements taken seconds apart in the same round; the median of the
+rounds (3 by default) is printed with its spread.  So the ratios are fair on
+a noisy machine even when the absolute numbers drift.
 
 Besides throughput and latency it measures what an idle server costs
 (1,000 idle connections for 5 s) and how many connections the fixed server
@@ -278,26 +280,38 @@ def _sockets(pid):
 
 # -- the report --------------------------------------------------------------
 
+def _numbers(text, name, most, p):
+    """'100,1000' -> [100, 1000]; a clear usage error for anything else."""
+    try:
+        numbers = [int(n) for n in text.split(",")]
+    except ValueError:
+        numbers = []
+    if not numbers or min(numbers) < 1 or max(numbers) > most:
+        p.error(f"{name} takes comma-separated whole numbers from 1 to {most:,}, not {text!r}")
+    return numbers
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m echo_lab bench", description=__doc__.splitlines()[0])
-    p.add_argument("--seconds", type=float, default=2.0, help="length of each measurement (default 2)")
-    p.add_argument("--conns", default="100,1000", help="numbers of connections (default 100,1000)")
+    p.add_argument("--seconds", type=float, help="length of each measurement (default 1; 0.5 with --quick)")
+    p.add_argument("--conns", help="numbers of connections (default 100,1000; 100 with --quick)")
     p.add_argument("--sizes", default="64,16384", help="message sizes in bytes (default 64,16384)")
     p.add_argument("--servers", default=",".join(SERVERS), help="servers to compare")
-    p.add_argument("--rounds", type=int, default=1, help="repeat every measurement; report medians")
-    p.add_argument("--quick", action="store_true", help="0.5 s each, 100 connections, no idle/capacity runs")
+    p.add_argument("--rounds", type=int, help="repeat every measurement; report medians (default 3; 1 with --quick)")
+    p.add_argument("--quick", action="store_true", help="0.5 s each, 100 connections, one round, no idle/capacity runs")
     args = p.parse_args(argv)
-    if args.quick:
-        args.seconds, args.conns = 0.5, "100"
-    try:
-        conns = [int(n) for n in args.conns.split(",")]
-        sizes = [int(n) for n in args.sizes.split(",")]
-    except ValueError:
-        p.error("--conns and --sizes take comma-separated whole numbers")
+    seconds = args.seconds if args.seconds is not None else 0.5 if args.quick else 1.0
+    rounds = args.rounds if args.rounds is not None else 1 if args.quick else 3
+    if not 0 < seconds <= 600:
+        p.error(f"--seconds takes a length between 0 and 600, not {seconds:g}")
+    if not 1 <= rounds <= 100:
+        p.error(f"--rounds takes a whole number from 1 to 100, not {rounds}")
+    conns = _numbers(args.conns or ("100" if args.quick else "100,1000"), "--conns", 100_000, p)
+    sizes = _numbers(args.sizes, "--sizes", 16 * 2**20, p)
     kinds = [k for k in args.servers.split(",") if k]
     unknown = [k for k in kinds if k not in SERVERS]
-    if unknown:
-        p.error(f"unknown server(s) {', '.join(unknown)}; choose from {', '.join(SERVERS)}")
+    if unknown or not kinds:
+        p.error(f"unknown server(s) {', '.join(unknown) or repr(args.servers)}; choose from {', '.join(SERVERS)}")
     if "uvloop-protocol" in kinds and not _uvloop_installed():
         print("uvloop is not installed: skipping uvloop-protocol (pip install uvloop)")
         kinds.remove("uvloop-protocol")
@@ -305,27 +319,26 @@ def main(argv=None):
     if loadgen is None:
         print("no C compiler: using the Python load client, which may be slower than the servers")
     runs = [(n, size, kind) for n in conns for size in sizes for kind in kinds]
-    samples = {}  # (n, size, kind) -> the figures of each round
+    samples = {}  # (n, size, kind) -> {round: figures}
     header = f"{'server':<18}{'conns':>6}{'size':>7}{'msgs/s':>11}{'p50 us':>11}{'p99 us':>11}{'CPU us/msg':>12}"
-    for r in range(1, args.rounds + 1):  # rounds interleave the servers: drift hits all alike
-        print(header if args.rounds == 1 else f"round {r} of {args.rounds}\n{header}")
+    for r in range(1, rounds + 1):  # rounds interleave the servers: drift hits all alike
+        print(header if rounds == 1 else f"round {r} of {rounds}\n{header}")
         for i, (n, size, kind) in enumerate(runs, 1):
             _progress(f"[{i}/{len(runs)}] {kind}, {n} connections, {size} B ...")
             try:
-                f = measure(kind, loadgen, n, size, args.seconds)
+                f = measure(kind, loadgen, n, size, seconds)
             except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                 _progress("")
                 print(f"{kind:<18}{n:>6}{size:>7}  failed: {exc}")
                 continue
-            samples.setdefault((n, size, kind), []).append(f)
+            samples.setdefault((n, size, kind), {})[r] = f
             _progress("")
             _row(kind, n, size, f)
-    results = {key: _median(figures) for key, figures in samples.items()}
-    if args.rounds > 1:
-        print(f"medians of {args.rounds} rounds\n{header}")
-        for (n, size, kind), f in results.items():
-            _row(kind, n, size, f)
-    _ratios(results, conns, sizes)
+    if rounds > 1:
+        print(f"medians of {rounds} rounds\n{header}")
+        for (n, size, kind), by_round in samples.items():
+            _row(kind, n, size, _median(by_round.values()))
+    _ratios(samples, conns, sizes)
     if not args.quick and loadgen:
         for kind in ("fixed", "seed"):
             share = idle_cost(kind, loadgen)
@@ -354,21 +367,27 @@ def _progress(text):
         print(f"\r{text:<70}\r" if text else f"\r{'':<70}\r", end="", file=sys.stderr, flush=True)
 
 
-def _ratios(results, conns, sizes):
-    """Fixed against each other server: throughput, and how much CPU each spends per echo."""
+def _ratios(samples, conns, sizes):
+    """Fixed against each other server, round by round: each ratio compares two
+    measurements taken seconds apart; the median of the rounds is printed."""
     print("ratios, measured in this run: msgs/s (fixed / other), server CPU per message (other / fixed)")
     for n in conns:
         for size in sizes:
-            base = results.get((n, size, "fixed"))
+            base = samples.get((n, size, "fixed"), {})
             for other, target in (("uvloop-protocol", 0.9), ("asyncio-protocol", 3.0),
                                   ("asyncio-streams", None), ("threads", None), ("seed", None)):
-                f = results.get((n, size, other))
-                if not (base and f and f["msgs_per_s"] and base["cpu_us_per_msg"]):
+                f = samples.get((n, size, other), {})
+                pairs = [(base[r], f[r]) for r in base if r in f
+                         and f[r]["msgs_per_s"] and base[r]["cpu_us_per_msg"] > 0]
+                if not pairs:
                     continue
-                ratio = base["msgs_per_s"] / f["msgs_per_s"]
-                cpu = f["cpu_us_per_msg"] / base["cpu_us_per_msg"]
-                verdict = "" if target is None else f"  (target >= {target:g}x: {'met' if ratio >= target else 'NOT met'})"
-                print(f"  {n:>5} conns, {size:>5} B: {other:<16} msgs/s {ratio:5.2f}x   CPU/msg {cpu:5.2f}x{verdict}")
+                ratios = [b["msgs_per_s"] / o["msgs_per_s"] for b, o in pairs]
+                ratio = statistics.median(ratios)
+                cpu = statistics.median(o["cpu_us_per_msg"] / b["cpu_us_per_msg"] for b, o in pairs)
+                spread = f" (rounds {min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
+                verdict = "" if target is None else f"  target >= {target:g}x: {'met' if ratio >= target else 'NOT met'}"
+                print(f"  {n:>5} conns, {size:>5} B: {other:<16} msgs/s {ratio:5.2f}x{spread}"
+                      f"   CPU/msg {cpu:5.2f}x{verdict}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 
 def test_bench_quick_prints_a_row_per_server_and_the_ratios():
     out = subprocess.run(
@@ -24,3 +26,30 @@ def test_bench_rejects_an_unknown_server():
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "unknown server" in out.stderr
+
+
+def test_bench_rounds_pair_the_servers_and_print_the_spread():
+    out = subprocess.run(
+        [sys.executable, "-m", "echo_lab", "bench", "--quick", "--rounds", "2", "--seconds", "0.2",
+         "--sizes", "64", "--servers", "fixed,asyncio-protocol"],
+        capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("round ") >= 2 and "medians of 2 rounds" in out.stdout, out.stdout
+    ratio = re.search(r"asyncio-protocol\s+msgs/s\s+([\d.]+)x \(rounds ([\d.]+)-([\d.]+)\)", out.stdout)
+    assert ratio, out.stdout
+    low, mid, high = float(ratio[2]), float(ratio[1]), float(ratio[3])
+    assert low <= mid <= high  # the median of two paired ratios lies between them
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rounds", "0"], "--rounds takes"),
+    (["--seconds", "-1"], "--seconds takes"),
+    (["--conns", "100,"], "--conns takes"),
+    (["--sizes", "1e9"], "--sizes takes"),
+    (["--servers", ","], "unknown server"),
+])
+def test_bench_rejects_bad_arguments_in_one_line(args, message):
+    out = subprocess.run([sys.executable, "-m", "echo_lab", "bench", *args],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out
+    assert message in out.stderr and "Traceback" not in out.stderr, out.stderr
