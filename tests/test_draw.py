@@ -32,7 +32,7 @@ def tidy():
 
 def record(kind, clients=2, idle=0.0):
     """Run ``kind`` with ``clients`` tutorial clients (and one idle connection for ``idle`` s)."""
-    with BackgroundServer(kind) as server:
+    with BackgroundServer(kind, capacity=1_000_000) as server:  # the seed's busy loop: ~10^5 events per 0.2 s
         if idle:
             with socket.create_connection(server.address, timeout=2):
                 time.sleep(idle)
