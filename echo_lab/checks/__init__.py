@@ -37,7 +37,9 @@ The modules, each readable on its own:
 * ``event_loop``: the loop (03), run on a thread with the check's handlers;
 * ``client``: the client's functions (06, 07);
 * ``bughunt``: the always-WRITE busy loop (08);
-* ``messages``: the length-prefixed message reader, ``take_messages`` (09).
+* ``messages``: the length-prefixed message reader, ``take_messages`` (09);
+* ``protocol``: the asyncio ``EchoProtocol`` that pushes back (10), served by
+  ``ProtocolServer`` on a loop thread.
 """
 
 from .bughunt import BUSY, IDLE, check_bug_hunt  # noqa: F401
@@ -46,18 +48,23 @@ from .event_loop import check_event_loop
 from .exercises import EXERCISES, Exercise, hint, solution  # noqa: F401
 from .messages import check_take_messages, frame, reference_take_messages
 from .observe import mask_words  # noqa: F401
+from .protocol import BOUND, FLOOD, ProtocolServer, check_echo_protocol, flood
 from .results import Hint, Result, Solution
 from .server import (check_accept_wrapper, check_listening_socket, check_mask_names, check_register_listening,
                      check_service_connection)
 from .trial import CALL_TIMEOUT, HOST, NET_TIMEOUT, READ, WRITE  # noqa: F401
 
 __all__ = [
+    "BOUND",
     "CALL_TIMEOUT",
     "EXERCISES",
+    "FLOOD",
     "Hint",
+    "ProtocolServer",
     "Result",
     "Solution",
     "check_accept_wrapper",
+    "check_echo_protocol",
     "check_bug_hunt",
     "check_client_service_connection",
     "check_event_loop",
@@ -67,6 +74,7 @@ __all__ = [
     "check_service_connection",
     "check_start_connections",
     "check_take_messages",
+    "flood",
     "frame",
     "hint",
     "reference_take_messages",

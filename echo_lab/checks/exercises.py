@@ -2,9 +2,9 @@
 
 Kept apart from the checks so that changing a hint means reading text, not
 socket code.  A hint goes from a nudge to nearly the code; the solution is
-the code between the solution notebook's markers (``tests/test_checks.py``
-and, for ``take_messages``, ``tests/test_checks_messages.py`` check that the
-two agree).
+the code between the solution notebook's markers (``tests/test_checks.py``,
+``tests/test_checks_messages.py`` and ``tests/test_checks_protocol.py``
+check that the two agree).
 """
 
 import types
@@ -266,6 +266,32 @@ def take_messages(data):
         del data.inb[:end]
     return messages""",
     ),
+    "EchoProtocol": Exercise(  # beyond the tutorial: lesson 11's asyncio server, pushing back
+        name="EchoProtocol",
+        hints=(
+            "Three methods, one line each. `data_received` echoes; the other two are asyncio telling "
+            "you that the transport's write buffer is full (`pause_writing`) and that it has drained "
+            "(`resume_writing`). While it is full, stop reading from the client.",
+            "`self.transport.write(data)` sends now, or keeps the rest in the transport's buffer. "
+            "`self.transport.pause_reading()` stops calling `data_received`, so the kernel's buffer "
+            "fills and TCP tells the client to wait; `self.transport.resume_reading()` undoes it.",
+            "`data_received`: `self.transport.write(data)`. `pause_writing`: "
+            "`self.transport.pause_reading()`. `resume_writing`: `self.transport.resume_reading()`.",
+        ),
+        solution="""\
+class EchoProtocol(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)           # send now, or buffer the rest
+
+    def pause_writing(self):                 # the buffer passed the high-water mark
+        self.transport.pause_reading()       # read no more: TCP pushes back on the client
+
+    def resume_writing(self):                # the buffer drained below the low-water mark
+        self.transport.resume_reading()""",
+    ),
 }
 
 
@@ -284,5 +310,5 @@ def hint(name, level=1):
 
 
 def solution(name):
-    """The tutorial's code for exercise ``name`` (lesson 10's for ``take_messages``)."""
+    """The answer to exercise ``name``: the tutorial's code, or the lesson's beyond it."""
     return Solution(name, _exercise(name).solution)

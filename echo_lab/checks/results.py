@@ -84,7 +84,7 @@ class Hint:
     def _next(self):
         if self.level < self.total:
             return f'Next: hint("{self.exercise}", {self.level + 1})'
-        return f'That was the last hint. solution("{self.exercise}") shows the tutorial\'s code.'
+        return f'That was the last hint. solution("{self.exercise}") shows the answer.'
 
     def __repr__(self):
         return f"Hint {self.level} of {self.total} for {self.exercise}: {self.text}\n{self._next()}"

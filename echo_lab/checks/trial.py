@@ -33,6 +33,7 @@ and a hint) or :class:`_NotAttempted`; :func:`_run` turns that into a
 :class:`Result` and always closes the trial's sockets and selectors.
 """
 
+import asyncio
 import ctypes
 import pathlib
 import selectors
@@ -51,6 +52,7 @@ NET_TIMEOUT = 2.0  # seconds for any network wait of the check
 HOST = "127.0.0.1"
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 _HERE = str(pathlib.Path(__file__).resolve().parents[1]) + "/"  # echo_lab's frames: not the learner's
+_ASYNCIO = str(pathlib.Path(asyncio.__file__).parent) + "/"  # nor asyncio's, calling a Protocol's methods
 
 
 class _Wrong(Exception):
@@ -73,7 +75,7 @@ class _StopLoop(BaseException):
 
 def _learner_frames(exc):
     return [f for f in traceback.extract_tb(exc.__traceback__)
-            if not f.filename.startswith(_HERE) and not f.filename.endswith("threading.py")]
+            if not f.filename.startswith((_HERE, _ASYNCIO)) and not f.filename.endswith("threading.py")]
 
 
 def _learner_traceback(exc):

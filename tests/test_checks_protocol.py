@@ -1,0 +1,175 @@
+"""The asyncio backpressure check (exercise 10) against the starter code, the solution and plausible wrong answers.
+
+Each learner's class is defined from source, as a notebook cell would define
+it, and served by the check on a real asyncio loop over real loopback sockets.
+"""
+
+import asyncio
+import pathlib
+import re
+import socket
+import threading
+import time
+
+import nbformat
+import pytest
+
+from echo_lab import run_client
+from echo_lab.checks import BOUND, FLOOD, ProtocolServer, check_echo_protocol, flood, hint, solution
+from echo_lab.checks.protocol import _exchange
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SOLUTION_NOTEBOOK = ROOT / "solutions" / "10-asyncio-backpressure.ipynb"
+EXERCISE_NOTEBOOK = ROOT / "exercises" / "10-asyncio-backpressure.ipynb"
+
+
+def learner(source):
+    """Define ``EchoProtocol`` from ``source`` in a namespace like the notebook's."""
+    namespace = {"asyncio": asyncio, "time": time}
+    exec(source, namespace)
+    return namespace["EchoProtocol"]
+
+
+def answer_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    return next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")).source
+
+
+HEAD = """\
+class EchoProtocol(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+"""
+ECHO = """
+    def data_received(self, data):
+        self.transport.write(data)
+"""
+PAUSE = """
+    def pause_writing(self):
+        self.transport.pause_reading()
+"""
+RESUME = """
+    def resume_writing(self):
+        self.transport.resume_reading()
+"""
+
+WRONG = {  # name: (source, words the result must contain)
+    "no backpressure (lesson 11's protocol)": (HEAD + ECHO, ["kept reading", "held up to", "pause_reading()"]),
+    "pauses and never resumes": (HEAD + ECHO + PAUSE, ["only", "never read again", "resume_reading()"]),
+    "does not echo": (HEAD + "\n    def data_received(self, data):\n        pass\n" + PAUSE + RESUME,
+                      ["got nothing back", "self.transport.write(data)"]),
+    "echoes twice": (HEAD + "\n    def data_received(self, data):\n        self.transport.write(data * 2)\n"
+                     + PAUSE + RESUME, ["expected every byte, in order"]),
+    "keeps the connection open after a half-close": (
+        HEAD + ECHO + PAUSE + RESUME + "\n    def eof_received(self):\n        return True\n",
+        ["shut down its sending side", "stayed open", "eof_received"]),
+    "closes after every message": (
+        HEAD + "\n    def data_received(self, data):\n        self.transport.write(data)\n"
+               "        self.transport.close()\n" + PAUSE + RESUME, ["closed the connection", "eof_received"]),
+    "an error in data_received": (
+        HEAD + "\n    def data_received(self, data):\n        self.transport.write(data.upper() + 1)\n"
+        + PAUSE + RESUME, ["raised TypeError", "data_received() call failed"]),
+    "pause_writing calls a method that does not exist": (
+        HEAD + ECHO + "\n    def pause_writing(self):\n        self.transport.pause()\n" + RESUME,
+        ["raised AttributeError", "pause_writing"]),
+    "a data_received that never returns": (
+        HEAD + "\n    def data_received(self, data):\n        while True:\n            pass\n"
+        + PAUSE + RESUME, ["did not answer within", "blocks or loops forever"]),
+}
+
+
+def test_the_exercise_as_handed_out_is_not_attempted():
+    source = answer_cell(EXERCISE_NOTEBOOK)
+    assert source.count("raise NotImplementedError()") == 3
+    result = check_echo_protocol(learner(source))
+    assert result.outcome == "not attempted", result
+    assert "still raises NotImplementedError" in repr(result)
+
+
+def test_the_solution_passes_quickly():
+    started = time.monotonic()
+    result = check_echo_protocol(learner(solution("EchoProtocol").code))
+    assert result.passed, result
+    assert "held at most 1 MiB" in repr(result) and "a reset did not stop it" in repr(result)
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("name", list(WRONG))
+def test_a_plausible_wrong_answer_is_wrong_and_says_why(name):
+    source, words = WRONG[name]
+    started = time.monotonic()
+    result = check_echo_protocol(learner(source))
+    assert result.outcome == "wrong", result
+    shown = repr(result)
+    for word in words:
+        assert word in shown, (word, shown)
+    assert 'hint("EchoProtocol")' in shown
+    if result.traceback:  # the learner's frames only: asyncio's own are left out
+        assert "in data_received" in result.traceback or "in pause_writing" in result.traceback
+        assert "asyncio/" not in result.traceback
+    assert time.monotonic() - started < 15
+
+
+def test_the_loop_thread_ends_after_every_check():
+    for source in (solution("EchoProtocol").code, WRONG["pauses and never resumes"][0],
+                   WRONG["a data_received that never returns"][0]):
+        check_echo_protocol(learner(source))
+    deadline = time.monotonic() + 5
+    while any(t.name == "echo_lab ProtocolServer" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "a ProtocolServer loop thread is still running"
+        time.sleep(0.05)
+
+
+def test_what_is_not_a_protocol_class_is_wrong():
+    assert "Pass the class itself" in repr(check_echo_protocol(None))
+    assert "Pass the class itself" in repr(check_echo_protocol(learner(solution("EchoProtocol").code)()))
+    assert "subclass of `asyncio.Protocol`" in repr(check_echo_protocol(dict))
+
+
+def test_the_results_plain_text_is_the_same_every_run():
+    source, _ = WRONG["no backpressure (lesson 11's protocol)"]
+    first, second = (repr(check_echo_protocol(learner(source))) for _ in range(2))
+    mask = lambda text: re.sub(r"[\d.]+ MiB", "N MiB", text)  # how much got through varies  # noqa: E731
+    assert mask(first) == mask(second)
+    passed = [repr(check_echo_protocol(learner(solution("EchoProtocol").code))) for _ in range(2)]
+    assert passed[0] == passed[1], "the notebook's committed output must not change"
+
+
+def test_flood_measures_what_the_server_holds():
+    # Against lesson 11's protocol the flood gets all 8 MiB in and the server holds most of it;
+    # against the solution TCP stops it early and the server holds little.
+    with ProtocolServer(learner(HEAD + ECHO), buffer_size=64 * 1024) as server:
+        hog, sent, held = flood(server)
+        hog.close()
+    assert sent == FLOOD and held > 4 * BOUND, (sent, held)
+    with ProtocolServer(learner(solution("EchoProtocol").code), buffer_size=64 * 1024) as server:
+        hog, sent, held = flood(server)
+        hog.close()
+        assert server.learner_errors() == []
+    assert sent < FLOOD and held <= BOUND, (sent, held)
+
+
+def test_the_tutorials_client_against_the_solution():
+    with ProtocolServer(learner(solution("EchoProtocol").code)) as server:
+        client = run_client(server.address, 2, timeout=5)
+        assert client.sent == client.received == 88
+        assert len(server.transports) == 2
+
+
+def test_a_half_close_gets_the_rest_then_the_end():
+    with ProtocolServer(learner(solution("EchoProtocol").code)) as server:
+        with socket.create_connection(server.address, timeout=2) as sock:
+            back, eof = _exchange(sock, b"y" * 300_000, time.monotonic() + 5, half_close=True)
+    assert back == b"y" * 300_000 and eof
+
+
+def test_three_graded_hints_and_the_solution():
+    assert "Hint 1 of 3" in repr(hint("EchoProtocol"))
+    last = repr(hint("EchoProtocol", 3))
+    assert "pause_reading()" in last and 'solution("EchoProtocol") shows the answer' in last
+    assert solution("EchoProtocol").code.startswith("class EchoProtocol(asyncio.Protocol):")
+
+
+def test_the_solution_is_the_solution_notebooks_code():
+    cell = [line for line in answer_cell(SOLUTION_NOTEBOOK).splitlines() if "### " not in line]
+    assert "\n".join(cell) == solution("EchoProtocol").code
