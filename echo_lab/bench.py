@@ -236,7 +236,9 @@ def measure(kind, loadgen, conns, size, seconds):
 
 
 def idle_cost(kind, loadgen, conns=1000, hold=5.0):
-    """Share of a core the server uses while ``conns`` connections sit idle for ``hold`` s."""
+    """Share of a core the server uses while ``conns`` connections sit idle for ``hold`` s.
+
+    Returns ``(share, connected)``: how many connections the load client made."""
     with Server(kind) as server:
         proc = subprocess.Popen(
             [loadgen, "127.0.0.1", str(server.port), str(conns), "64", "0", str(hold + 1)],
@@ -245,11 +247,11 @@ def idle_cost(kind, loadgen, conns=1000, hold=5.0):
         cpu0, t0 = _cpu_seconds(server.proc.pid), time.monotonic()
         time.sleep(hold)
         share = (_cpu_seconds(server.proc.pid) - cpu0) / (time.monotonic() - t0)
-        proc.communicate(timeout=hold + 30)
-    return share
+        out, _ = proc.communicate(timeout=hold + 30)
+    return share, json.loads(out.strip().splitlines()[-1])["connected"]
 
 
-def connection_capacity(loadgen, target=10_000, hold=3.0):
+def connection_capacity(loadgen, target=10_000, hold=5.0):
     """Connect ``target`` idle clients to the fixed server; return (held, fd limit, KiB per connection)."""
     limit = _raise_fd_limit()
     with Server("fixed") as server:
@@ -341,12 +343,14 @@ def main(argv=None):
     _ratios(samples, conns, sizes)
     if not args.quick and loadgen:
         for kind in ("fixed", "seed"):
-            share = idle_cost(kind, loadgen)
-            print(f"idle: {kind} with 1,000 idle connections uses {share:.1%} of a core over 5 s"
+            share, connected = idle_cost(kind, loadgen)
+            print(f"idle: {kind} with {connected:,} idle connections uses {share:.1%} of a core over 5 s"
                   + ("  (target < 1%)" if kind == "fixed" else ""))
         held, limit, kib = connection_capacity(loadgen)
         print(f"capacity: the fixed server held {held:,} connections (target 10,000; fd limit {limit:,}), "
-              f"{kib:.1f} KiB of server memory each")
+              f"{kib:.1f} KiB of server memory (RSS, the kernel's socket buffers not counted) each")
+    elif not args.quick:
+        print("idle and capacity: skipped, they need the C load client (no C compiler found)")
     return 0
 
 

@@ -53,3 +53,15 @@ def test_bench_rejects_bad_arguments_in_one_line(args, message):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2, out
     assert message in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_idle_cost_separates_the_busy_loop_and_capacity_counts_connections():
+    from echo_lab import bench
+    loadgen = bench.loadgen_path()
+    assert loadgen, "the C load client did not compile: is cc installed?"
+    fixed, connected = bench.idle_cost("fixed", loadgen, conns=50, hold=1.0)
+    seed, _ = bench.idle_cost("seed", loadgen, conns=50, hold=1.0)
+    assert connected == 50
+    assert fixed < 0.05 < 0.5 < seed, (fixed, seed)  # the fixed server sleeps; the seed spins
+    held, limit, kib = bench.connection_capacity(loadgen, target=300, hold=2.0)
+    assert held == 300 and limit >= 300 and kib > 0
