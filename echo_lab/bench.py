@@ -8,7 +8,7 @@ Each server runs in its own process pinned to CPU 0; the load client
 Python client tops out below what a good server answers) runs pinned to
 CPU 1.  Every figure comes from the same run, and each ratio pairs two
 measurements taken seconds apart in the same round; the median of the
-rounds (3 by default) is printed with its spread.  So the ratios are fair on
+rounds (5 by default) is printed with its spread.  So the ratios are fair on
 a noisy machine even when the absolute numbers drift.
 
 Besides throughput and latency it measures what an idle server costs
@@ -299,11 +299,11 @@ def main(argv=None):
     p.add_argument("--conns", help="numbers of connections (default 100,1000; 100 with --quick)")
     p.add_argument("--sizes", default="64,16384", help="message sizes in bytes (default 64,16384)")
     p.add_argument("--servers", default=",".join(SERVERS), help="servers to compare")
-    p.add_argument("--rounds", type=int, help="repeat every measurement; report medians (default 3; 1 with --quick)")
+    p.add_argument("--rounds", type=int, help="repeat every measurement; report medians (default 5; 1 with --quick)")
     p.add_argument("--quick", action="store_true", help="0.5 s each, 100 connections, one round, no idle/capacity runs")
     args = p.parse_args(argv)
     seconds = args.seconds if args.seconds is not None else 0.5 if args.quick else 1.0
-    rounds = args.rounds if args.rounds is not None else 1 if args.quick else 3
+    rounds = args.rounds if args.rounds is not None else 1 if args.quick else 5
     if not 0 < seconds <= 600:
         p.error(f"--seconds takes a length between 0 and 600, not {seconds:g}")
     if not 1 <= rounds <= 100:
