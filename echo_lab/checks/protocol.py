@@ -157,7 +157,7 @@ def _expected(offset, size):
 
 def _exchange(sock, payload, deadline, half_close=False):
     """Send ``payload`` while reading what comes back, until all is back (or the end of the stream,
-    or ``deadline``). Returns the bytes received; ``eof`` tells whether the stream ended."""
+    or ``deadline``). Returns ``(bytes received, whether the stream ended)``."""
     sock.setblocking(False)
     received, sent = bytearray(), 0
     eof = False
@@ -198,7 +198,11 @@ def flood(server, total=FLOOD, seconds=FLOOD_SECONDS):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)  # before connect: a small window
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUFFER)
     sock.settimeout(NET_TIMEOUT)
-    sock.connect(server.address)
+    try:
+        sock.connect(server.address)
+    except OSError:
+        sock.close()
+        raise
     sock.setblocking(False)
     sent = held = 0
     start = last_progress = time.monotonic()
