@@ -12,8 +12,9 @@ pushes back on the sender, as the fixed server does by dropping READ::
     from echo_lab.checks import ProtocolServer, check_echo_protocol, flood
 
     with ProtocolServer(EchoProtocol) as server:   # the class, served on a loop thread
-        run_client(server.address, 2)              # the tutorial's client against it
-        flood(server)                               # a client that sends 8 MiB and reads nothing
+        run_client(server.address, 2, kind="fixed")   # the tutorial's client (mended) against it
+        hog, sent, held = flood(server)            # sends up to 8 MiB, reads nothing
+        hog.close()
     check_echo_protocol(EchoProtocol)              # -> a Result, shown in the notebook
 
 The check serves the learner's class on 127.0.0.1 with small kernel buffers
@@ -125,8 +126,8 @@ class ProtocolServer:
             if self.server is not None:
                 self.server.close()
             for transport in self.transports:
-                transport.abort()
-            self.loop.stop()
+                transport.abort()  # closes the socket in a callback of its own: let that run first
+            self.loop.call_soon(self.loop.stop)
 
         if self.thread.is_alive():
             self.loop.call_soon_threadsafe(shut)
@@ -239,8 +240,9 @@ def _drain(sock, sent, seconds=FLOOD_SECONDS):
             if not chunk:
                 ended = True
                 break
-            if wrong is None and chunk != _expected(got, len(chunk)):
-                wrong = got + next(i for i, (a, b) in enumerate(zip(chunk, _expected(got, len(chunk)))) if a != b)
+            expected = _expected(got, len(chunk))
+            if wrong is None and chunk != expected:
+                wrong = got + next(i for i, (a, b) in enumerate(zip(chunk, expected)) if a != b)
             got += len(chunk)
     return got, wrong, ended
 
