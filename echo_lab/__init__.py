@@ -6,11 +6,13 @@ Modules, each readable in one sitting:
 * :mod:`echo_lab.fixed`: the same with the tutorial's pitfalls mended.
 * :mod:`echo_lab.recorder`: a selector that records what the loop does.
 * :mod:`echo_lab.background`: run a loop in a kernel thread; run a client.
+* :mod:`echo_lab.blocking`: run a blocking server function in a kernel thread.
 """
 
 from .background import BackgroundServer, ClientResult, run_client, stop_all
+from .blocking import BlockingServer
 from .recorder import Event, Recorder, mask_name
 
-__all__ = ["BackgroundServer", "ClientResult", "Event", "Recorder", "mask_name", "run_client",
+__all__ = ["BackgroundServer", "BlockingServer", "ClientResult", "Event", "Recorder", "mask_name", "run_client",
            "stop_all"]
 __version__ = "0.1.0"

@@ -32,7 +32,6 @@ import ctypes
 import selectors
 import socket
 import struct
-import sys
 import threading
 import time
 import types
@@ -41,6 +40,7 @@ from collections import deque
 
 from . import fixed, seed
 from .recorder import Recorder
+from .threadout import route_stdout, unroute_stdout
 
 __all__ = ["BackgroundServer", "ClientResult", "run_client", "stop_all"]
 
@@ -51,32 +51,6 @@ _WAKE = object()  # the data of the wake-up socket's key
 
 class _Stuck(BaseException):
     """Raised inside a server thread that does not stop (see BackgroundServer._unstick)."""
-
-
-class _ThreadStdout:
-    """sys.stdout for the kernel: writes from a server thread go to its log."""
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.sinks = {}  # thread ident -> callable(text)
-
-    def write(self, text):
-        sink = self.sinks.get(threading.get_ident())
-        return sink(text) if sink else self.stream.write(text)
-
-    def __getattr__(self, name):
-        return getattr(self.stream, name)
-
-
-def _route_stdout(ident, sink):
-    if not isinstance(sys.stdout, _ThreadStdout):
-        sys.stdout = _ThreadStdout(sys.stdout)
-    sys.stdout.sinks[ident] = sink
-
-
-def _unroute_stdout(ident):
-    if isinstance(sys.stdout, _ThreadStdout):
-        sys.stdout.sinks.pop(ident, None)
 
 
 _running = set()
@@ -195,7 +169,7 @@ class BackgroundServer:
 
     def _run(self):
         ident = threading.get_ident()
-        _route_stdout(ident, self._write)
+        route_stdout(ident, self._write)
         try:
             while not self._stop.is_set():
                 for key, mask in self._loop_sel.select(timeout=None):
@@ -208,7 +182,7 @@ class BackgroundServer:
         except BaseException as exc:  # the learner's error: keep it for the notebook
             self.error = exc
         finally:
-            _unroute_stdout(ident)
+            unroute_stdout(ident)
 
     def stop(self, raise_error=True):
         """Wake the loop, wait for it, close every socket. Raises the loop's error, once."""

@@ -1,0 +1,256 @@
+"""Run notebooks the way people do: with pauses, cells run twice, a restart halfway.
+
+    python tools/pace.py pause SECONDS [paths...]   # a pause after every code cell
+    python tools/pace.py twice [paths...]           # every code cell run twice in a row
+    python tools/pace.py restart [paths...]         # half the cells, a kernel restart, then all
+
+nbval runs each cell straight after the last.  A learner reads between cells
+(pause), runs a cell again by accident (twice), or restarts the kernel
+halfway with a server running and starts again from the top (restart).
+
+Paths are notebooks or folders of them (default: ``notebooks/``).  In pause
+mode every notebook runs at the same time, each in a kernel of its own, so the
+wall time stays near that of the longest notebook; the other modes run
+``--jobs`` notebooks at a time (default 2).
+
+What counts as an error, reported with notebook, cell (0-based, as in
+JupyterLab's cell list) and message:
+
+- a cell's error output, unless the cell is tagged ``raises-exception``;
+- an uncaught exception in a thread (recorded by a ``threading.excepthook``
+  installed before the first cell), and a traceback printed on stderr;
+- in twice mode, what the second run left behind that the first did not:
+  more threads, sockets or child processes of the kernel, or more lines of
+  output (a log that piles up);
+- in restart mode, a child process of the old kernel still running.
+
+Prints each error as it is found, then ``pace MODE: N notebooks, C code
+cells, E errors`` and exits 1 if E > 0.
+"""
+
+import argparse
+import asyncio
+import copy
+import json
+import math
+import pathlib
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+# Run in the kernel before the first cell: record exceptions that kill a thread.
+SETUP = """\
+import sys as _s, threading as _t, types as _ty
+_p = _s.modules.setdefault('_pace', _ty.ModuleType('_pace'))
+_p.errors = []
+_p.hook = _t.excepthook
+def _pace_hook(args, _p=_p):
+    _p.errors.append(f'{args.exc_type.__name__}: {args.exc_value} (in thread {args.thread.name if args.thread else "?"})')
+    _p.hook(args)
+_t.excepthook = _pace_hook
+del _s, _t, _ty, _p, _pace_hook
+"""
+
+# What a cell may leave running: threads, sockets, child processes.  Printed as JSON.
+PROBE = """\
+import gc as _gc, json as _j, sys as _s, threading as _t, psutil as _ps
+_gc.collect()  # what nothing refers to any more is not left behind, only not yet collected
+_me = _ps.Process()
+print(_j.dumps({'threads': _t.active_count(), 'sockets': len(_me.net_connections('inet')),
+                'children': len(_me.children(recursive=True)), 'errors': _s.modules['_pace'].errors[:]}))
+_s.modules['_pace'].errors.clear()
+del _gc, _j, _s, _t, _ps, _me
+"""
+
+
+def notebooks(paths):
+    found = []
+    for path in map(pathlib.Path, paths or [ROOT / "notebooks"]):
+        found += sorted(path.glob("*.ipynb")) if path.is_dir() else [path]
+    return found
+
+
+def name(path):
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def cell_errors(cell):
+    """Error lines from one executed cell's outputs."""
+    errors = []
+    allowed = "raises-exception" in cell.metadata.get("tags", [])
+    for out in cell.outputs:
+        if out.output_type == "error" and not allowed:
+            errors.append(f"{out.ename}: {out.evalue}".strip())
+        elif out.output_type == "stream" and out.name == "stderr" and "Traceback (most recent call last)" in out.text:
+            errors.append("traceback on stderr: " + out.text.strip().splitlines()[-1])
+    return errors
+
+
+def out_lines(cell):
+    return sum(out.text.count("\n") for out in cell.outputs if out.output_type == "stream")
+
+
+class Run:
+    """One notebook in one kernel, executed cell by cell."""
+
+    def __init__(self, path, cell_timeout, report):
+        self.path, self.report = path, report
+        self.nb = nbformat.read(path, as_version=4)
+        self.client = NotebookClient(self.nb, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
+                                     resources={"metadata": {"path": str(path.parent)}})
+        self.cells = 0
+
+    async def run(self, code):
+        cell = new_code_cell(code)
+        await self.client.async_execute_cell(cell, -1, store_history=False)
+        return cell
+
+    async def probe(self):
+        cell = await self.run(PROBE)
+        text = "".join(out.get("text", "") for out in cell.outputs if out.output_type == "stream")
+        try:
+            return json.loads(text.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise RuntimeError(f"{name(self.path)}: the probe cell failed: {cell.outputs}") from None
+
+    async def execute(self, index, what=""):
+        cell = self.nb.cells[index]
+        await self.client.async_execute_cell(cell, index)
+        self.cells += 1
+        for error in cell_errors(cell):
+            self.report(self.path, index, what + error)
+        return cell
+
+    async def thread_errors(self, index, what=""):
+        state = await self.probe()
+        for error in state["errors"]:
+            self.report(self.path, index, what + "a thread died: " + error)
+        return state
+
+    def code_cells(self):
+        return [i for i, cell in enumerate(self.nb.cells) if cell.cell_type == "code"]
+
+
+async def paced(run, pause):
+    async with run.client.async_setup_kernel():
+        await run.run(SETUP)
+        for index in run.code_cells():
+            await run.execute(index)
+            await asyncio.sleep(pause)
+            await run.thread_errors(index, f"after a {pause:g} s pause: ")
+
+
+async def settled(run, before):
+    """The kernel's state once what the cell stopped has had up to 2 s to end."""
+    deadline = time.monotonic() + 2
+    while True:
+        state = await run.probe()
+        grew = [key for key in ("threads", "sockets", "children") if state[key] > before[key]]
+        if not grew or time.monotonic() > deadline:
+            return state, grew
+        await asyncio.sleep(0.1)
+
+
+async def twice(run, _):
+    async with run.client.async_setup_kernel():
+        await run.run(SETUP)
+        for index in run.code_cells():
+            first = copy.deepcopy(await run.execute(index))
+            after_first = await run.thread_errors(index)
+            second = await run.execute(index, "run twice: ")
+            state, grew = await settled(run, after_first)
+            for error in state["errors"]:
+                run.report(run.path, index, "run twice: a thread died: " + error)
+            for key in grew:
+                run.report(run.path, index, f"run twice: left {key} behind ({after_first[key]} after one run, "
+                                            f"{state[key]} after two)")
+            if out_lines(second) > out_lines(first):
+                run.report(run.path, index, f"run twice: output grew from {out_lines(first)} to "
+                                            f"{out_lines(second)} lines")
+
+
+async def restart(run, _):
+    import psutil
+
+    code = run.code_cells()
+    async with run.client.async_setup_kernel():
+        await run.run(SETUP)
+        for index in code[:len(code) // 2]:
+            await run.execute(index, "before the restart: ")
+        old = psutil.Process(run.client.km.provisioner.process.pid)
+        children = old.children(recursive=True)
+        await run.client.km.restart_kernel(now=False)
+        await run.client.kc.wait_for_ready(timeout=60)
+        _, alive = psutil.wait_procs(children, timeout=5)
+        for proc in alive:
+            run.report(run.path, code[len(code) // 2 - 1], f"still running after the restart: pid {proc.pid} "
+                                                           f"({' '.join(proc.cmdline())[:80]})")
+        await run.run(SETUP)
+        for index in code:
+            await run.execute(index, "after a restart: ")
+            await run.thread_errors(index, "after a restart: ")
+
+
+MODES = {"pause": paced, "twice": twice, "restart": restart}
+
+
+async def main_async(mode, paths, pause, jobs, cell_timeout):
+    errors = []
+
+    def report(path, index, message):
+        line = f"{name(path)} cell {index}: {message}"
+        errors.append(line)
+        print("ERROR", line, flush=True)
+
+    runs = [Run(path, cell_timeout, report) for path in notebooks(paths)]
+    limit = asyncio.Semaphore(len(runs) if mode == "pause" else jobs)
+
+    async def one(run):
+        async with limit:
+            started = time.monotonic()
+            try:
+                await MODES[mode](run, pause)
+            except Exception as exc:  # a cell that timed out, a kernel that died: say so, go on
+                report(run.path, "-", f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1:]}")
+            print(f"  {name(run.path)}: {run.cells} cells in {time.monotonic() - started:.0f} s", flush=True)
+
+    await asyncio.gather(*(one(run) for run in runs))
+    return runs, errors
+
+
+def positive(text):
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text}")
+    return value
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    modes = parser.add_subparsers(dest="mode", required=True)
+    pause = modes.add_parser("pause", help="a pause of SECONDS after every code cell")
+    pause.add_argument("seconds", type=positive)
+    modes.add_parser("twice", help="every code cell run twice in a row")
+    modes.add_parser("restart", help="half the cells, a kernel restart, then every cell from the top")
+    for sub in modes.choices.values():
+        sub.add_argument("paths", nargs="*", help="notebooks or folders (default: notebooks/)")
+        sub.add_argument("--jobs", type=int, default=2, help="notebooks at a time (twice, restart)")
+        sub.add_argument("--cell-timeout", type=positive, default=60, help="seconds per cell (default 60)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    runs, errors = asyncio.run(main_async(args.mode, args.paths, getattr(args, "seconds", 0), args.jobs,
+                                          args.cell_timeout))
+    cells = sum(run.cells for run in runs)
+    print(f"pace {args.mode}: {len(runs)} notebooks, {cells} code cells, {len(errors)} errors "
+          f"in {time.monotonic() - started:.0f} s")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
