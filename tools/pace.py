@@ -20,8 +20,8 @@ JupyterLab's cell list) and message:
 - an uncaught exception in a thread (recorded by a ``threading.excepthook``
   installed before the first cell), and a traceback printed on stderr;
 - in twice mode, what the second run left behind that the first did not:
-  more threads, sockets or child processes of the kernel, or more lines of
-  output (a log that piles up);
+  more threads, listening sockets or child processes of the kernel (a second
+  server), or more lines of output (a log that piles up);
 - in restart mode, a child process of the old kernel still running.
 
 Prints each error as it is found, then ``pace MODE: N notebooks, C code
@@ -56,12 +56,12 @@ _t.excepthook = _pace_hook
 del _s, _t, _ty, _p, _pace_hook
 """
 
-# What a cell may leave running: threads, sockets, child processes.  Printed as JSON.
+# What a cell may leave running: threads, listening sockets, child processes.  Printed as JSON.
 PROBE = """\
 import gc as _gc, json as _j, sys as _s, threading as _t, psutil as _ps
 _gc.collect()  # what nothing refers to any more is not left behind, only not yet collected
 _me = _ps.Process()
-print(_j.dumps({'threads': _t.active_count(), 'sockets': len(_me.net_connections('inet')),
+print(_j.dumps({'threads': _t.active_count(), 'listening sockets': sum(c.status == 'LISTEN' for c in _me.net_connections('inet')),
                 'children': len(_me.children(recursive=True)), 'errors': _s.modules['_pace'].errors[:]}))
 _s.modules['_pace'].errors.clear()
 del _gc, _j, _s, _t, _ps, _me
@@ -151,7 +151,7 @@ async def settled(run, before):
     deadline = time.monotonic() + 2
     while True:
         state = await run.probe()
-        grew = [key for key in ("threads", "sockets", "children") if state[key] > before[key]]
+        grew = [key for key in ("threads", "listening sockets", "children") if state[key] > before[key]]
         if not grew or time.monotonic() > deadline:
             return state, grew
         await asyncio.sleep(0.1)
