@@ -8,10 +8,15 @@
 same arguments, same usage lines, same transcript.  Everything that can go
 wrong from outside (a bad argument, a port in use, an unknown host, a
 refused connection, Ctrl-C) ends in one clear line and an exit status,
-never a traceback.
+never a traceback.  The transcript goes to stdout, every error to stderr.
+A missing argument prints the usage line alone and exits 1, as the
+tutorial's scripts do; any other mistake in the arguments is one
+``error:`` line and exits 2, argparse's status for a usage error.
 """
 
 import argparse
+import gettext
+import math
 import selectors
 import socket
 import sys
@@ -23,15 +28,26 @@ USAGE = {
     "server": "usage: python -m echo_lab server <host> <port> [--fixed]",
     "client": "usage: python -m echo_lab client <host> <port> <num_connections> [--fixed] [--timeout S]",
 }
+COMMANDS = ("server", "client", "bench")
+USAGE_ALL = "usage: python -m echo_lab {server,client,bench} ..."
+
+# argparse's message for missing positional arguments, as argparse itself translates it
+_MISSING = gettext.gettext("the following arguments are required: %s").split("%s")[0]
+
+
+def _eprint(*args):
+    """Errors and warnings: stderr, in both modes (the transcript is stdout's)."""
+    print(*args, file=sys.stderr)
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a mistake prints the tutorial's usage line and exits 1."""
+    """argparse, with the tutorial's manners: a missing argument prints the usage
+    line alone and exits 1; any other mistake is one ``error:`` line, exit 2."""
 
     def error(self, message):
-        print(self.usage, file=sys.stderr)
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(1)
+        if message.startswith(_MISSING):
+            self.exit(1, self.format_usage())
+        self.exit(2, f"error: {message}\n")
 
 
 def _port(text):
@@ -54,14 +70,24 @@ def _count(text):
     return n
 
 
+def _seconds(text):
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:  # nan fails both comparisons
+        raise argparse.ArgumentTypeError(f"timeout must be a finite number of seconds above 0, not {text!r}")
+    return seconds
+
+
 def _parser(command):
-    p = _Parser(prog=f"python -m echo_lab {command}", usage=USAGE[command])
+    p = _Parser(prog=f"python -m echo_lab {command}", usage=USAGE[command].removeprefix("usage: "))
     p.add_argument("host")
     p.add_argument("port", type=_port)
     if command == "client":
         p.add_argument("num_connections", type=_count)
-        p.add_argument("--timeout", type=float, default=None,
-                       help="give up after this many seconds (fixed client: 10 by default)")
+        p.add_argument("--timeout", type=_seconds, default=None, metavar="S",
+                       help="give up after S seconds (fixed client: 10 by default)")
     p.add_argument("--fixed", action="store_true", help="run the fixed version instead of the tutorial's")
     return p
 
@@ -69,31 +95,44 @@ def _parser(command):
 def _oneline(exc):
     if isinstance(exc, socket.gaierror):
         return f"unknown host ({exc.strerror})"
+    if isinstance(exc, UnicodeError):  # a name the resolver cannot even encode ('a..b')
+        return f"unknown host ({exc})"
     return f"{type(exc).__name__}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
+
+
+def _bind_address(host, port):
+    """The IPv4 address that binding ``(host, port)`` uses; ``socket.gaierror`` for an unknown host."""
+    if host == "":  # bind's name for every interface
+        return "0.0.0.0"
+    return socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
 
 
 def serve(host, port, use_fixed=False):
     """Run the server in the foreground until Ctrl-C. Returns an exit status."""
-    if not fixed.is_loopback(host):
-        print(f"warning: listening on {host}: this echo server will accept anyone who can reach "
-              "that address", file=sys.stderr)
     sel = selectors.DefaultSelector()
     make_socket = fixed.fixed_listening_socket if use_fixed else seed.listening_socket
-    functions = fixed.fixed_server_functions if use_fixed else seed.server_functions
     try:  # one try from the first line printed: Ctrl-C at any moment ends cleanly
-        try:
+        try:  # resolve first: an unknown host gets its error, and no warning
+            address = _bind_address(host, port)
+            if not fixed.is_loopback(address):
+                shown = host if address == host else f"{host} ({address})"
+                _eprint(f"warning: listening on {shown}: this echo server will accept anyone "
+                        "who can reach that address")
             make_socket(sel, host, port)
-        except OSError as exc:
-            print(f"cannot listen on {(host, port)}: {_oneline(exc)}", file=sys.stderr)
+        except (OSError, UnicodeError) as exc:
+            _eprint(f"cannot listen on {(host, port)}: {_oneline(exc)}")
             return 1
-        accept_wrapper, service_connection = functions(sel)
+        if use_fixed:
+            accept_wrapper, service_connection = fixed.fixed_server_functions(sel, print_error=_eprint)
+        else:
+            accept_wrapper, service_connection = seed.server_functions(sel)
         seed.event_loop(sel, accept_wrapper, service_connection)
     except KeyboardInterrupt:
         print("caught keyboard interrupt, exiting")
         return 0
     except OSError as exc:
-        print(f"server stopped: {_oneline(exc)} (the tutorial's server has no per-connection "
-              "error handling; --fixed has)", file=sys.stderr)
+        _eprint(f"server stopped: {_oneline(exc)} (the tutorial's server has no per-connection "
+                "error handling; --fixed has)")
         return 1
     finally:
         fixed.close_all(sel)
@@ -105,9 +144,11 @@ def connect(host, port, num_connections, use_fixed=False, timeout=None):
     try:
         if use_fixed:
             failures = []
-            start_connections, service_connection = fixed.fixed_client_functions(sel, failures=failures)
+            start_connections, service_connection = fixed.fixed_client_functions(
+                sel, failures=failures, print_error=_eprint)
             start_connections(host, port, num_connections)
-            left = fixed.fixed_client_loop(sel, service_connection, timeout=timeout or 10.0)
+            left = fixed.fixed_client_loop(sel, service_connection, print=_eprint,
+                                           timeout=10.0 if timeout is None else timeout)
             return 1 if failures or left else 0
         start_connections, service_connection = seed.client_functions(sel)
         start_connections(host, port, num_connections)
@@ -117,15 +158,17 @@ def connect(host, port, num_connections, use_fixed=False, timeout=None):
         deadline = time.monotonic() + timeout
         seed.client_loop(sel, service_connection, keep_going=lambda: time.monotonic() < deadline)
         if sel.get_map():
-            print(f"gave up after {timeout:g} s", file=sys.stderr)
+            _eprint(f"gave up after {timeout:g} s")
             return 1
         return 0
     except KeyboardInterrupt:
         print("caught keyboard interrupt, exiting")
         return 130
-    except OSError as exc:
-        print(f"client stopped: {_oneline(exc)} (is the server running at {(host, port)}?)",
-              file=sys.stderr)
+    except (OSError, UnicodeError) as exc:
+        # A hint about the server only where the server is the likely cause.
+        hint = (f" (is the server running at {(host, port)}?)"
+                if isinstance(exc, (ConnectionRefusedError, TimeoutError)) else "")
+        _eprint(f"client stopped: {_oneline(exc)}{hint}")
         return 1
     finally:
         if sel.get_map() is not None:
@@ -135,14 +178,20 @@ def connect(host, port, num_connections, use_fixed=False, timeout=None):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     sys.stdout.reconfigure(line_buffering=True)  # transcript lines appear as they happen
-    commands = ", ".join([*USAGE, "bench"])
     if argv and argv[0] == "bench":
         from . import bench
         return bench.main(argv[1:])
-    if not argv or argv[0] not in USAGE:
-        print("usage: python -m echo_lab {server,client,bench} ...", file=sys.stderr)
-        print(f"commands: {commands}", file=sys.stderr)
+    if not argv:
+        _eprint(USAGE_ALL)
         return 1
+    if argv[0] in ("-h", "--help"):
+        lines = [*USAGE.values(), "usage: python -m echo_lab bench [--quick] [...]"]
+        print(*(line.replace("usage:", "      ", 1) if i else line for i, line in enumerate(lines)),
+              "each command takes --help", sep="\n")
+        return 0
+    if argv[0] not in USAGE:
+        _eprint(f"error: unknown command {argv[0]!r}: choose from {', '.join(COMMANDS)}")
+        return 2
     command, rest = argv[0], argv[1:]
     args = _parser(command).parse_args(rest)
     if command == "server":

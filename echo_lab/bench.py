@@ -3,10 +3,12 @@
     python -m echo_lab bench [--seconds 1] [--conns 100,1000] [--sizes 64,16384]
                              [--servers fixed,seed,...] [--rounds 3] [--quick]
 
-Each server runs in its own process pinned to CPU 0; the load client
-(``loadgen.c``, compiled with the system's C compiler on first use, since a
-Python client tops out below what a good server answers) runs pinned to
-CPU 1.  Every figure comes from the same run, and each ratio pairs two
+Each server runs in its own process pinned to the first CPU this process
+may use (CPU 0 on a whole machine; a container may allow others); the load
+client (``loadgen.c``, compiled with the system's C compiler on first use,
+since a Python client tops out below what a good server answers) runs
+pinned to the second.  It needs Linux (``/proc``, CPU affinity, epoll).
+Every figure comes from the same run, and each ratio pairs two
 measurements taken seconds apart in the same round; the median of the
 rounds (5 by default) is printed with its spread.  So the ratios are fair on
 a noisy machine even when the absolute numbers drift.
@@ -18,6 +20,7 @@ holds (10,000, or the limit that stops it) and what each costs in memory.
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import pathlib
@@ -36,7 +39,8 @@ import time
 from . import fixed, seed
 
 HERE = pathlib.Path(__file__).parent
-SERVER_CPU, CLIENT_CPU = 0, 1
+SERVER_CPU, CLIENT_CPU = 0, 1  # the first and the second of the CPUs this process may use
+CFLAGS = ["-O2"]
 MAX_SERVER_LIFE = 900  # seconds: a server left behind by a crash ends itself
 START_TIMEOUT = 30  # seconds for a server process to say its port
 
@@ -143,9 +147,16 @@ def serve_forever(kind):
 
 # -- measuring ---------------------------------------------------------------
 
-def _pin(cpu):
-    if hasattr(os, "sched_setaffinity") and cpu < os.cpu_count():
-        os.sched_setaffinity(0, {cpu})
+def _pin(index):
+    """Pin this process to the ``index``-th CPU it may use; unpinned if it may use fewer.
+
+    ``os.sched_getaffinity``, not ``os.cpu_count``: a container may allow
+    only some of the machine's CPUs, and not necessarily CPU 0.
+    """
+    if hasattr(os, "sched_setaffinity"):
+        allowed = sorted(os.sched_getaffinity(0))
+        if index < len(allowed):
+            os.sched_setaffinity(0, {allowed[index]})
 
 
 def _raise_fd_limit():
@@ -168,21 +179,52 @@ def _rss_kib(pid):
     return 0
 
 
+class CompileError(RuntimeError):
+    """There is a C compiler, but it could not build loadgen.c; the message has its own words."""
+
+
+def c_compiler():
+    """The system's C compiler (``cc``, else ``gcc``), or None."""
+    return shutil.which("cc") or shutil.which("gcc")
+
+
+def _compiler_version(cc):
+    try:
+        return subprocess.run([cc, "--version"], capture_output=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return b""
+
+
 def loadgen_path():
-    """Compile loadgen.c once (into a cache folder); None if there is no C compiler."""
-    cc = shutil.which("cc") or shutil.which("gcc")
+    """Compile loadgen.c once (into a cache folder) and return the program's path.
+
+    None if there is no C compiler.  If there is one and it fails (no epoll
+    on macOS, say), raises :class:`CompileError` with the compiler's message.
+    The cached program is named by a hash of the source, the flags and the
+    compiler, so a changed source or compiler is rebuilt whatever the files' times.
+    """
+    cc = c_compiler()
     if cc is None:
         return None
+    source = HERE / "loadgen.c"
+    key = hashlib.sha256()
+    for part in (source.read_bytes(), " ".join(CFLAGS).encode(), os.path.realpath(cc).encode(),
+                 _compiler_version(cc)):
+        key.update(hashlib.sha256(part).digest())
     cache = pathlib.Path(os.environ.get("XDG_CACHE_HOME", pathlib.Path.home() / ".cache")) / "echo_lab"
-    source, binary = HERE / "loadgen.c", cache / "loadgen"
-    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+    binary = cache / f"loadgen-{key.hexdigest()[:16]}"
+    if not binary.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = cache / f"loadgen.{os.getpid()}"  # then renamed: a half-written binary never runs
-        built = subprocess.run([cc, "-O2", "-o", str(tmp), str(source)], capture_output=True,
-                               text=True, timeout=120)
-        if built.returncode != 0:  # e.g. no epoll (macOS): the Python client will do
+        tmp = cache / f"{binary.name}.{os.getpid()}"  # then renamed: a half-written binary never runs
+        try:
+            built = subprocess.run([cc, *CFLAGS, "-o", str(tmp), str(source)], capture_output=True,
+                                   text=True, timeout=120)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise CompileError(f"{cc} could not compile {source}: {exc}") from None
+        if built.returncode != 0:
             tmp.unlink(missing_ok=True)
-            return None
+            said = (built.stderr or built.stdout).strip() or f"exit status {built.returncode}"
+            raise CompileError(f"{cc} could not compile {source}:\n{said}")
         tmp.replace(binary)
     return str(binary)
 
@@ -317,9 +359,14 @@ def main(argv=None):
     if "uvloop-protocol" in kinds and not _uvloop_installed():
         print("uvloop is not installed: skipping uvloop-protocol (pip install uvloop)")
         kinds.remove("uvloop-protocol")
-    loadgen = loadgen_path()
+    try:
+        loadgen = loadgen_path()
+        why_not_c = "no C compiler found"
+    except CompileError as exc:  # e.g. no epoll (macOS): the Python client will do
+        print(exc, file=sys.stderr)
+        loadgen, why_not_c = None, "the C compiler failed on loadgen.c (its message is on stderr)"
     if loadgen is None:
-        print("no C compiler: using the Python load client, which may be slower than the servers")
+        print(f"{why_not_c}: using the Python load client, which may be slower than the servers")
     runs = [(n, size, kind) for n in conns for size in sizes for kind in kinds]
     samples = {}  # (n, size, kind) -> {round: figures}
     header = f"{'server':<18}{'conns':>6}{'size':>7}{'msgs/s':>11}{'p50 us':>11}{'p99 us':>11}{'CPU us/msg':>12}"
@@ -350,7 +397,7 @@ def main(argv=None):
         print(f"capacity: the fixed server held {held:,} connections (target 10,000; fd limit {limit:,}), "
               f"{kib:.1f} KiB of server memory (RSS, the kernel's socket buffers not counted) each")
     elif not args.quick:
-        print("idle and capacity: skipped, they need the C load client (no C compiler found)")
+        print(f"idle and capacity: skipped, they need the C load client ({why_not_c})")
     return 0
 
 

@@ -17,6 +17,10 @@ functions), so a lesson can put the two side by side.  What changes, and why:
   is cheap where ``bytes`` slicing copies.
 * **One connection's error is that connection's.**  ``ConnectionResetError``
   and friends close that socket only; every other client is served on.
+  ``BlockingIOError`` and ``InterruptedError`` are ``OSError`` too, but not
+  errors: a READ wake-up can find nothing to read yet (a spurious wake-up),
+  and the next ``select()`` tries again.  As asyncio's transports do, they
+  are caught first and the connection is left as it is.
 * **Half-close.**  When a client shuts down its sending side, whatever is
   still in ``outb`` is sent before the server closes.
 * **Restart at once.**  ``SO_REUSEADDR`` lets a new server bind the port
@@ -59,13 +63,25 @@ READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
 def is_loopback(host):
-    """True for 127.0.0.0/8, ::1 and 'localhost': addresses only this machine can reach."""
+    """True for addresses only this machine can reach: 127.0.0.0/8 in any spelling
+    ``bind`` takes ('127.0.0.1', '127.1', 'localhost', a name that resolves there) and ::1.
+
+    False for '' (``bind``'s every interface), any other address, and a host
+    that does not resolve.
+    """
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
+        pass
+    if not host:
         return False
+    try:  # the servers' sockets are IPv4: bind((host, port)) uses the first IPv4 address
+        address = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+    except (OSError, UnicodeError):
+        return False
+    return ipaddress.ip_address(address).is_loopback
 
 
 def short_repr(data, limit=80):
@@ -108,17 +124,20 @@ def _send(sock, payload):
     """Send what the kernel takes now; 0 when its buffer is full (wait for EVENT_WRITE)."""
     try:
         return sock.send(payload)
-    except BlockingIOError:
+    except (BlockingIOError, InterruptedError):
         return 0
 
 
-def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_SIZE):
+def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_SIZE, print_error=None):
     """Return ``(accept_wrapper, service_connection)`` for the fixed server.
 
     ``print=None`` prints nothing (for benchmarks).  Errors on one
-    connection (any ``OSError``) close that connection and are printed as
-    one line; they never leave ``service_connection``.
+    connection (any ``OSError`` but ``BlockingIOError`` and
+    ``InterruptedError``, which only mean "not now") close that connection
+    and are printed as one line, with ``print_error`` (``print`` by default);
+    they never leave ``service_connection``.
     """
+    print_error = print_error or print
 
     paused = []  # the listening socket, while accepting is paused for want of fds
 
@@ -134,11 +153,11 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
         for _ in range(ACCEPTS_PER_WAKEUP):
             try:
                 conn, addr = sock.accept()
-            except BlockingIOError:
+            except (BlockingIOError, InterruptedError):
                 return  # no more waiting connections
             except OSError as exc:
-                if print:
-                    print("accept failed:", exc)
+                if print_error:
+                    print_error("accept failed:", exc)
                 if exc.errno in (errno.EMFILE, errno.ENFILE):
                     # Out of fds. The waiting connection keeps the listening socket
                     # readable, so select() would return at once, forever: stop
@@ -183,9 +202,11 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
                 if print:
                     print("echoing", short_repr(data.outb), "to", data.addr)
                 del data.outb[:_send(sock, data.outb)]
+        except (BlockingIOError, InterruptedError):
+            return  # woken with nothing to read after all: nothing changed, select() again
         except OSError as exc:  # reset, broken pipe...: this connection only
-            if print:
-                print("error on connection to", data.addr, f"{type(exc).__name__}: {exc}")
+            if print_error:
+                print_error("error on connection to", data.addr, f"{type(exc).__name__}: {exc}")
             close(sock, data)
             return
         if data.eof and not data.outb:
@@ -201,17 +222,19 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
     return accept_wrapper, service_connection
 
 
-def fixed_client_functions(sel, messages=messages, print=print, failures=None):
+def fixed_client_functions(sel, messages=messages, print=print, failures=None, print_error=None):
     """Return ``(start_connections, service_connection)`` for the fixed client.
 
     A connection that fails (refused, reset, unknown host) is printed as
-    ``connection N failed: ...``, closed, and appended to ``failures`` (a
-    list of ``(connid, exception)``) when one is given.
+    ``connection N failed: ...`` (with ``print_error``, ``print`` by
+    default), closed, and appended to ``failures`` (a list of
+    ``(connid, exception)``) when one is given.
     """
+    print_error = print_error or print
 
     def fail(connid, exc, sock=None):
-        if print:
-            print("connection", connid, "failed:", exc)
+        if print_error:
+            print_error("connection", connid, "failed:", exc)
         if failures is not None:
             failures.append((connid, exc))
         if sock is not None:
@@ -274,6 +297,8 @@ def fixed_client_functions(sel, messages=messages, print=print, failures=None):
                         print("sending", short_repr(data.outb), "to connection", data.connid)
                     sent = sock.send(data.outb)
                     data.outb = data.outb[sent:]
+        except (BlockingIOError, InterruptedError):
+            return  # not ready after all: nothing changed, select() again
         except OSError as exc:
             fail(data.connid, exc, sock)
             return
@@ -300,7 +325,8 @@ def fixed_client_loop(sel, service_connection, timeout=10.0, print=print):
                         " still waiting for the server"
                     )
                 return len(sel.get_map())
-            for key, mask in sel.select(timeout=left):
+            # at most a minute per wait: epoll cannot wait weeks at once
+            for key, mask in sel.select(timeout=min(left, 60.0)):
                 service_connection(key, mask)
         return 0
     finally:

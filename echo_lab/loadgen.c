@@ -27,7 +27,7 @@
 
 #define MAX_SAMPLES 4000000
 
-typedef struct { int fd; size_t sent, got; double t0; } conn_t;
+typedef struct { int fd; size_t sent, got; double t0; } conn_t; /* fd -1: no socket */
 
 static double now(void) {
     struct timespec ts;
@@ -54,8 +54,13 @@ int main(int argc, char **argv) {
         return 1;
     }
     conn_t *conns = calloc(nconn, sizeof *conns);
-    char *out = malloc(size), *in = malloc(65536);
+    char *out = malloc(size ? size : 1), *in = malloc(65536);
     double *lat = malloc(sizeof(double) * MAX_SAMPLES);
+    if (!conns || !out || !in || !lat) {
+        fprintf(stderr, "loadgen: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < nconn; i++) conns[i].fd = -1; /* not 0: fd 0 is stdin */
     memset(out, 'x', size);
     int ep = epoll_create1(0), connected = 0, errors = 0, one = 1;
     for (int i = 0; i < nconn; i++) {

@@ -1,10 +1,34 @@
-"""`python -m echo_lab bench` runs every server and prints its table and ratios (figures not asserted)."""
+"""`python -m echo_lab bench` runs every server and prints its table and ratios (figures not asserted).
 
+The tests that need the C load client skip, saying why, when there is no C
+compiler; with the environment variable CI set they fail instead.
+"""
+
+import json
+import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 
 import pytest
+
+from echo_lab import bench
+
+LOADGEN_C = bench.HERE / "loadgen.c"
+NO_COMPILER = ("no C compiler (cc or gcc) on PATH, so the C load client (echo_lab/loadgen.c) "
+               "cannot be built; install one, e.g. apt-get install gcc")
+
+
+def needs_c_compiler():
+    """The C compiler; without one, skip with the reason (fail when CI is set: it must run there)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{NO_COMPILER} (CI is set: these tests must run)")
+        pytest.skip(NO_COMPILER)
+    return cc
 
 
 def test_bench_quick_prints_a_row_per_server_and_the_ratios():
@@ -56,12 +80,106 @@ def test_bench_rejects_bad_arguments_in_one_line(args, message):
 
 
 def test_idle_cost_separates_the_busy_loop_and_capacity_counts_connections():
-    from echo_lab import bench
+    needs_c_compiler()
     loadgen = bench.loadgen_path()
-    assert loadgen, "the C load client did not compile: is cc installed?"
     fixed, connected = bench.idle_cost("fixed", loadgen, conns=50, hold=1.0)
     seed, _ = bench.idle_cost("seed", loadgen, conns=50, hold=1.0)
     assert connected == 50
     assert fixed < 0.05 < 0.5 < seed, (fixed, seed)  # the fixed server sleeps; the seed spins
     held, limit, kib = bench.connection_capacity(loadgen, target=300, hold=2.0)
     assert held == 300 and limit >= 300 and kib > 0
+
+
+def refused_port():
+    with socket.socket() as s:  # bound, never listening: a connect is refused
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_loadgen_never_closes_fd_0_after_a_failed_connect(tmp_path):
+    """Built with close() watched: a slot with no socket must not be taken for fd 0 (stdin)."""
+    cc = needs_c_compiler()
+    guard = tmp_path / "watch_close.h"
+    guard.write_text(
+        "#include <stdio.h>\n#include <unistd.h>\n"
+        "static int watched_close(int fd) {\n"
+        '    if (fd == 0) fprintf(stderr, "close(0)\\n");\n'
+        "    return close(fd);\n}\n"
+        "#define close watched_close\n")
+    binary = tmp_path / "loadgen"
+    subprocess.run([cc, "-O2", "-include", str(guard), "-o", str(binary), str(LOADGEN_C)],
+                   check=True, capture_output=True, timeout=120)
+    out = subprocess.run([str(binary), "127.0.0.1", str(refused_port()), "5", "64", "0.2"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (figures["connected"], figures["errors"]) == (0, 1), figures
+    assert "refused" in out.stderr.lower(), out.stderr
+    assert "close(0)" not in out.stderr, f"loadgen closed fd 0:\n{out.stderr}"
+
+
+def with_usage_line(name):
+    """loadgen.c, its usage line naming it ``name``: which source a binary was built from shows."""
+    source = LOADGEN_C.read_text()
+    assert '"usage: loadgen ' in source
+    return source.replace('"usage: loadgen ', f'"usage: {name} ')
+
+
+def test_the_cached_load_client_follows_its_source_whatever_the_file_times(tmp_path, monkeypatch):
+    needs_c_compiler()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(bench, "HERE", tmp_path)
+    source = tmp_path / "loadgen.c"
+    source.write_text(with_usage_line("loadgen-one"))
+    first = bench.loadgen_path()
+    said = subprocess.run([first], capture_output=True, text=True, timeout=30).stderr
+    assert "usage: loadgen-one" in said, said
+    # another source, older than the binary (a checkout or a copy keeps old times)
+    source.write_text(with_usage_line("loadgen-two"))
+    os.utime(source, (os.path.getmtime(first) - 3600,) * 2)
+    second = bench.loadgen_path()
+    said = subprocess.run([second], capture_output=True, text=True, timeout=30).stderr
+    assert "usage: loadgen-two" in said, f"the binary built from the old source ran: {said}"
+
+
+def test_a_compiler_that_fails_is_reported_with_its_own_message(tmp_path, monkeypatch, capsys):
+    needs_c_compiler()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(bench, "HERE", tmp_path)
+    (tmp_path / "loadgen.c").write_text("#error this system has no epoll\n")
+    status = bench.main(["--quick", "--seconds", "0.2", "--sizes", "64", "--servers", "fixed"])
+    out, err = capsys.readouterr()
+    assert "no C compiler" not in out + err, out + err
+    assert "this system has no epoll" in err, err  # the compiler's own words
+    assert "Python load client" in out, out
+    assert status == 0 and re.search(r"^fixed\s+100\s+64\s+[\d,]+\s", out, re.M), out
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's")
+def test_pin_stays_within_the_cpus_this_process_may_use():
+    """As in a container allowed only some CPUs: here, only the last one."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip(f"needs 2 CPUs to leave one out; this process may use {allowed}")
+    code = ("import os; from echo_lab import bench; "
+            f"os.sched_setaffinity(0, {{{allowed[-1]}}}); "
+            "bench._pin(0); print(sorted(os.sched_getaffinity(0)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str([allowed[-1]]), "pinned outside the CPUs it was allowed"
+
+
+def test_without_a_compiler_the_c_tests_skip_saying_why_and_fail_under_ci():
+    """These tests' own rule, run in a pytest whose PATH has no C compiler."""
+    bindir = os.path.dirname(sys.executable)
+    if shutil.which("cc", path=bindir) or shutil.which("gcc", path=bindir):
+        pytest.skip(f"{bindir} holds a C compiler too: cannot hide it from a PATH")
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | {"PATH": bindir}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", __file__,
+           "-k", "idle_cost"]
+    local = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert local.returncode == 0 and "1 skipped" in local.stdout, local.stdout + local.stderr
+    assert "no C compiler (cc or gcc) on PATH" in local.stdout, local.stdout
+    ci = subprocess.run(cmd, env=env | {"CI": "true"}, capture_output=True, text=True, timeout=120)
+    assert ci.returncode == 1 and "1 failed" in ci.stdout, ci.stdout + ci.stderr
+    assert "CI is set" in ci.stdout, ci.stdout

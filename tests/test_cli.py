@@ -9,8 +9,10 @@ import ast
 import pathlib
 import queue
 import re
+import resource
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -280,29 +282,44 @@ def test_ctrl_c_right_after_listening_on(spawn, flags):
 # bad command lines
 
 
+SERVER_USAGE = "usage: python -m echo_lab server <host> <port> [--fixed]"
+CLIENT_USAGE = "usage: python -m echo_lab client <host> <port> <num_connections> [--fixed] [--timeout S]"
+
+
 def test_no_command_prints_usage():
     result = run()
     assert result.returncode == 1
     assert re.match(r"usage: python -m echo_lab \{server,client[,}]", result.stderr), result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
     no_traceback(result.stderr)
 
 
 @pytest.mark.parametrize(
     "args, usage",
     [
-        (["server"], "usage: python -m echo_lab server <host> <port>"),
-        (["server", HOST], "usage: python -m echo_lab server <host> <port>"),
-        (["client"], "usage: python -m echo_lab client <host> <port> <num_connections>"),
-        (["client", HOST, 1], "usage: python -m echo_lab client <host> <port> <num_connections>"),
+        (["server"], SERVER_USAGE),
+        (["server", HOST], SERVER_USAGE),
+        (["client"], CLIENT_USAGE),
+        (["client", HOST, 1], CLIENT_USAGE),
     ],
     ids=["server", "server-host", "client", "client-host-port"],
 )
 def test_missing_arguments_print_the_usage_line(args, usage):
+    """As the tutorial's scripts do: the usage line, alone, and status 1."""
     result = run(*args)
     assert result.returncode == 1
-    assert result.stderr.splitlines()[0].startswith(usage), result.stderr
+    assert result.stderr.splitlines() == [usage], result.stderr
     assert result.stdout == ""
-    no_traceback(result.stderr)
+
+
+@pytest.mark.parametrize(
+    "command, usage", [("server", SERVER_USAGE), ("client", CLIENT_USAGE)], ids=["server", "client"]
+)
+def test_help_starts_with_the_usage_line(command, usage):
+    result = run(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == usage, result.stdout
+    assert "--fixed" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -316,6 +333,12 @@ def test_missing_arguments_print_the_usage_line(args, usage):
         (["client", HOST, "1", "x"], ["num_connections", "'x'"]),
         (["client", HOST, "1", "0"], ["num_connections", "'0'"]),
         (["client", HOST, "1", "1", "--timeout", "soon"], ["--timeout", "'soon'"]),
+        (["client", HOST, "1", "1", "--timeout", "nan"], ["--timeout", "'nan'"]),
+        (["client", HOST, "1", "1", "--timeout", "inf"], ["--timeout", "'inf'"]),
+        (["client", HOST, "1", "1", "--fixed", "--timeout", "inf"], ["--timeout", "'inf'"]),
+        (["client", HOST, "1", "1", "--timeout", "0"], ["--timeout", "'0'"]),
+        (["client", HOST, "1", "1", "--fixed", "--timeout", "-1"], ["--timeout", "'-1'"]),
+        (["server", HOST, "1", "extra"], ["extra"]),
     ],
     ids=[
         "server-port-abc",
@@ -326,17 +349,33 @@ def test_missing_arguments_print_the_usage_line(args, usage):
         "client-n-x",
         "client-n-0",
         "client-timeout-soon",
+        "client-timeout-nan",
+        "client-timeout-inf",
+        "fixed-client-timeout-inf",
+        "client-timeout-0",
+        "fixed-client-timeout-negative",
+        "server-extra-argument",
     ],
 )
 def test_bad_values_give_one_clear_error(args, words):
+    """One line on stderr, and status 2 (argparse's status for a usage error)."""
     result = run(*args)
-    assert result.returncode == 1
-    assert result.stdout == ""
     no_traceback(result.stderr)
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr
+    assert result.stdout == ""
+    errors = result.stderr.splitlines()
+    assert len(errors) == 1 and errors[0].startswith("error:"), result.stderr
     for word in words:
         assert word in errors[0], errors[0]
+    assert result.returncode == 2
+
+
+def test_timeout_0_is_refused_at_once_not_10_s(sockets):
+    silent = sockets(socket.create_server((HOST, 0)))  # would keep the client waiting
+    t0 = time.monotonic()
+    result = run("client", HOST, silent.getsockname()[1], 1, "--fixed", "--timeout", 0)
+    assert time.monotonic() - t0 < 5
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("error: argument --timeout:"), result.stderr
 
 
 @MODES
@@ -353,12 +392,20 @@ def test_port_in_use(sockets, flags):
     assert "listening on" not in result.stdout
 
 
-def test_server_unknown_host():
-    result = run("server", "nosuchhost.invalid", 0)
+HINT = "is the server running"
+
+
+@MODES
+def test_server_unknown_host(flags):
+    """Only the unknown-host line: no warning about who can reach an address that is not there."""
+    result = run("server", "nosuchhost.invalid", 0, *flags)
     assert result.returncode == 1
     no_traceback(result.stdout, result.stderr)
-    assert "cannot listen on ('nosuchhost.invalid', 0)" in result.stderr
-    assert "unknown host" in result.stderr
+    lines = result.stderr.splitlines()
+    assert not [line for line in lines if line.startswith("warning")], lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("cannot listen on ('nosuchhost.invalid', 0): unknown host"), lines
+    assert result.stdout == ""
 
 
 @MODES
@@ -366,8 +413,9 @@ def test_client_unknown_host(flags):
     result = run("client", "nosuchhost.invalid", 1, 1, *flags)
     assert result.returncode == 1
     no_traceback(result.stdout, result.stderr)
-    out = result.stdout + result.stderr
-    assert "unknown host" in out or "connection 1 failed:" in out, out
+    assert "unknown host" in result.stderr or "connection 1 failed:" in result.stderr, result.stderr
+    assert "failed" not in result.stdout and "unknown" not in result.stdout, result.stdout
+    assert HINT not in result.stderr, "the server's state has nothing to do with an unknown host"
 
 
 @MODES
@@ -376,7 +424,36 @@ def test_client_refused(flags):
     result = run("client", HOST, port, 1, *flags)
     assert result.returncode != 0
     no_traceback(result.stdout, result.stderr)
-    assert "refused" in (result.stdout + result.stderr).lower()
+    assert "refused" in result.stderr.lower(), result.stderr
+    assert "refused" not in result.stdout.lower(), "errors go to stderr, the transcript to stdout"
+    if not flags:
+        assert f"({HINT} at ('127.0.0.1', {port})?)" in result.stderr
+
+
+@MODES
+def test_a_very_long_timeout_is_allowed(flags):
+    """A timeout longer than select() can wait at once (epoll: about 24 days) still works."""
+    result = run("client", HOST, free_port(), 1, *flags, "--timeout", "1e9")
+    no_traceback(result.stdout, result.stderr)
+    assert result.returncode == 1
+    assert "refused" in result.stderr.lower(), result.stderr
+
+
+def _few_fds():
+    _sigint_default()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
+@MODES
+def test_client_out_of_file_descriptors(sockets, flags):
+    server = sockets(socket.create_server((HOST, 0), backlog=256))
+    result = subprocess.run(
+        command("client", HOST, server.getsockname()[1], 200, *flags, "--timeout", 5),
+        capture_output=True, text=True, timeout=20, cwd=ROOT, preexec_fn=_few_fds)
+    assert result.returncode == 1
+    no_traceback(result.stdout, result.stderr)
+    assert "Too many open files" in result.stderr, result.stderr
+    assert HINT not in result.stderr, "a server would not help: the client is out of file descriptors"
 
 
 @MODES
@@ -395,16 +472,33 @@ def test_loopback_address_does_not_warn(spawn):
     assert server.err == []
 
 
+@MODES
+@pytest.mark.parametrize("host", ["127.1", "localhost"])
+def test_other_spellings_of_loopback_do_not_warn(spawn, flags, host):
+    server = spawn("server", host, 0, *flags)
+    server.wait_for(server.out, r"^listening on ")
+    time.sleep(0.1)
+    assert server.err == []
+
+
+def test_fixed_server_reports_a_reset_on_stderr(spawn, sockets):
+    server, port = start_server(spawn, ["--fixed"])
+    client = sockets(socket.create_connection((HOST, port), timeout=5))
+    client.sendall(b"ping")
+    assert client.recv(4) == b"ping"  # the server is in its loop
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()  # with linger 0: a reset (RST) instead of a FIN
+    (error,) = server.wait_for(server.err, r"^error on connection to .*ConnectionResetError", timeout=5)
+    server.wait_for(server.out, r"^closing connection to ")
+    assert not [line for line in server.out if "error" in line], server.out
+
+
 # --------------------------------------------------------------------------
 # a server that accepts but never replies
 
 
-@pytest.mark.parametrize(
-    "flags, stream",
-    [(["--fixed"], "stdout"), ([], "stderr")],
-    ids=["fixed", "seed"],
-)
-def test_client_gives_up_on_a_silent_server(sockets, flags, stream):
+@MODES
+def test_client_gives_up_on_a_silent_server(sockets, flags):
     silent = sockets(socket.create_server((HOST, 0)))  # the kernel completes the handshake
     port = silent.getsockname()[1]
     t0 = time.monotonic()
@@ -412,5 +506,6 @@ def test_client_gives_up_on_a_silent_server(sockets, flags, stream):
     elapsed = time.monotonic() - t0
     assert result.returncode != 0
     assert 1 <= elapsed < 5, elapsed
-    assert "gave up" in getattr(result, stream)
+    assert "gave up" in result.stderr, result.stderr
+    assert "gave up" not in result.stdout, "errors go to stderr, the transcript to stdout"
     no_traceback(result.stdout, result.stderr)

@@ -27,6 +27,7 @@ test_cli.py (port in use, refused client, the non-loopback warning of the
 command line).
 """
 
+import ast
 import contextlib
 import errno
 import fcntl
@@ -708,8 +709,9 @@ def test_a_10_mib_message_among_small_ones():
 class Server:
     """``python -m echo_lab server 127.0.0.1 0 --fixed`` in a subprocess, optionally with a low fd limit.
 
-    Its stdout is read in binary by a daemon thread; the many ``accept failed``
-    lines are only counted, the others kept.
+    Its stdout and stderr are read in binary by daemon threads; the many
+    ``accept failed`` lines (on stderr, with every error) are only counted,
+    the others kept.
     """
 
     def __init__(self, nofile=None):
@@ -720,24 +722,26 @@ class Server:
 
         self.p = subprocess.Popen([sys.executable, "-m", "echo_lab", "server", HOST, "0", "--fixed"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, preexec_fn=limit)
-        self.lines, self.accept_failed, self.failure_example = [], 0, None
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        self.lines, self.errors, self.accept_failed, self.failure_example = [], [], 0, None
+        self.readers = [threading.Thread(target=self._read, args=(self.p.stdout, self.lines), daemon=True),
+                        threading.Thread(target=self._read, args=(self.p.stderr, self.errors), daemon=True)]
+        for reader in self.readers:
+            reader.start()
         wait_until(lambda: self.lines or self.p.poll() is not None, timeout=20, what="'listening on'")
         match = re.fullmatch(r"listening on \('127\.0\.0\.1', (\d+)\)", self.lines[0] if self.lines else "")
         assert match, (self.lines, self.p.poll())
         self.address = (HOST, int(match[1]))
 
-    def _read(self):
+    def _read(self, stream, kept):
         rest = b""
-        while chunk := os.read(self.p.stdout.fileno(), 1 << 16):
+        while chunk := os.read(stream.fileno(), 1 << 16):
             *lines, rest = (rest + chunk).split(b"\n")
             for line in lines:
                 if line.startswith(b"accept failed:"):
                     self.accept_failed += 1
                     self.failure_example = self.failure_example or line.decode()
                 else:
-                    self.lines.append(line.decode())
+                    kept.append(line.decode())
 
     def accepted(self):
         return {line for line in list(self.lines) if line.startswith("accepted connection from")}
@@ -749,14 +753,16 @@ class Server:
     def interrupt(self):
         self.p.send_signal(signal.SIGINT)
         rc = self.p.wait(timeout=10)
-        self.reader.join(5)
-        return rc, self.p.stderr.read().decode()
+        for reader in self.readers:
+            reader.join(5)
+        return rc, "\n".join(self.errors)
 
     def kill(self):
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait(timeout=10)
-        self.reader.join(5)
+        for reader in self.readers:
+            reader.join(5)
         self.p.stdout.close()
         self.p.stderr.close()
 
@@ -1011,6 +1017,15 @@ def test_servers_listen_on_loopback_by_default():
     # ::test_loopback_address_does_not_warn.
 
 
+@pytest.mark.parametrize("host, loopback", [
+    ("127.0.0.1", True), ("127.1", True), ("127.0.0.2", True), ("localhost", True), ("::1", True),
+    ("0.0.0.0", False), ("", False), ("10.1.2.3", False), ("nosuchhost.invalid", False),
+])
+def test_is_loopback_knows_every_spelling_of_loopback(host, loopback):
+    """Any spelling the servers' bind() takes for 127.0.0.0/8 is loopback; '' is every interface."""
+    assert fixed.is_loopback(host) is loopback
+
+
 def test_background_server_on_a_non_loopback_address_warns(capsys):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -1082,3 +1097,82 @@ def test_outb_stays_within_the_documented_256_kib():
     figures("outb bound", documented=fixed.MAX_OUTB, reached=biggest, reads=reads)
     if biggest > fixed.MAX_OUTB:
         raise KnownBug(f"outb held {biggest:,} bytes, the README says at most {fixed.MAX_OUTB:,}")
+
+
+# --------------------------------------------------------------------------
+# a wake-up with nothing to do: select() may report READ when a recv would
+# still block (a spurious wake-up, or a byte another thread read first)
+
+
+def recv_exactly(sock, n, timeout=5.0):
+    sock.settimeout(timeout)
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def test_a_read_wake_up_with_nothing_to_read_keeps_the_server_connection():
+    """The handlers are called from this thread, on a real connection with no bytes waiting."""
+    lines = []
+    sel = selectors.DefaultSelector()
+    accept_wrapper, service_connection = fixed.fixed_server_functions(
+        sel, print=lambda *a: lines.append(" ".join(map(str, a))))
+    lsock = fixed.fixed_listening_socket(sel, HOST, 0, print=None)
+    client = socket.create_connection(lsock.getsockname(), timeout=5)
+    try:
+        wait_until(lambda: select_ready(lsock), what="the connection to be accepted")
+        accept_wrapper(lsock)
+        (key,) = [k for k in sel.get_map().values() if k.data is not None]
+        conn = key.fileobj
+        assert fionread(conn) == 0 and key.events == READ
+
+        service_connection(key, READ)  # nothing to read: recv raises BlockingIOError
+        assert conn.fileno() != -1, f"a healthy connection was closed: {lines}"
+        assert sel.get_key(conn).events == READ, "the connection must stay registered for READ"
+        assert not [line for line in lines if "error" in line or "closing" in line], lines
+        client.sendall(b"ping")  # and it still echoes
+        wait_until(lambda: fionread(conn) == 4, what="the ping at the server")
+        service_connection(sel.get_key(conn), READ)
+        assert recv_exactly(client, 4) == b"ping"
+
+        # the same with output pending (READ | WRITE registered): a READ with nothing to read
+        key = sel.get_key(conn)
+        key.data.outb += b"pending"
+        sel.modify(conn, READ | WRITE, data=key.data)
+        service_connection(sel.get_key(conn), READ)
+        assert sel.get_key(conn).events == READ | WRITE and conn.fileno() != -1, lines
+        service_connection(sel.get_key(conn), WRITE)  # the pending bytes go out
+        assert recv_exactly(client, 7) == b"pending"
+        assert sel.get_key(conn).events == READ
+    finally:
+        client.close()
+        fixed.close_all(sel)
+
+
+def test_a_read_wake_up_with_nothing_to_read_keeps_the_client_connection():
+    lines, failures = [], []
+    log = lambda *a: lines.append(" ".join(map(str, a)))  # noqa: E731
+    with BackgroundServer("fixed") as server:
+        sel = selectors.DefaultSelector()
+        start_connections, service_connection = fixed.fixed_client_functions(
+            sel, print=log, failures=failures)
+        start_connections(*server.address, 1)
+        (key,) = sel.get_map().values()
+        with selectors.DefaultSelector() as s:  # wait for the connect to complete
+            s.register(key.fileobj, WRITE)
+            assert s.select(5), "the connect did not complete within 5 s"
+        assert fionread(key.fileobj) == 0
+
+        service_connection(key, READ)  # nothing to read: recv raises BlockingIOError
+        assert failures == [], failures
+        assert key.fileobj.fileno() != -1 and key.fileobj in sel.get_map(), lines
+
+        left = fixed.fixed_client_loop(sel, service_connection, timeout=5, print=log)
+    assert (left, failures) == (0, [])
+    received = b"".join(ast.literal_eval(line.split(" ", 1)[1].rsplit(" from ", 1)[0])
+                        for line in lines if line.startswith("received "))
+    assert received == b"".join(seed.messages), lines
