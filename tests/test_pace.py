@@ -1,0 +1,134 @@
+"""The course at a learner's pace: tools/pace.py over every notebook, and the runner's own checks.
+
+nbval runs each cell straight after the last.  These tests run the notebooks
+the way people do: every code cell twice in a row (lessons, exercises,
+solutions), a pause after every cell (the lessons, all at once), and a kernel
+restart halfway (the lessons).  The paced run mostly sleeps, so it runs in the
+background while the others go on.
+"""
+
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PACE = ROOT / "tools" / "pace.py"
+PAUSE = "3"  # seconds: more than the few-second waits that used to race the reader
+FOLDERS = ["notebooks", "exercises", "solutions"]
+
+
+def pace(*args, timeout=600):
+    return subprocess.run([sys.executable, str(PACE), *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def errors(output):
+    return "\n".join(line for line in output.splitlines() if line.startswith(("ERROR", "pace ")))
+
+
+@pytest.fixture(scope="module")
+def paced_run():
+    """The lessons with a pause after every code cell, started at once, read at the end."""
+    proc = subprocess.Popen([sys.executable, str(PACE), "pause", PAUSE, "notebooks"], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
+def test_every_code_cell_can_run_twice(paced_run):
+    done = pace("twice", *FOLDERS)
+    print(errors(done.stdout))
+    assert done.returncode == 0, errors(done.stdout)
+    assert " 0 errors" in done.stdout.splitlines()[-1]
+
+
+def test_every_lesson_runs_from_the_top_after_a_restart_halfway(paced_run):
+    done = pace("restart", "notebooks")
+    print(errors(done.stdout))
+    assert done.returncode == 0, errors(done.stdout)
+
+
+def test_every_lesson_survives_a_pause_after_every_cell(paced_run):
+    out, _ = paced_run.communicate(timeout=600)
+    print(errors(out))
+    assert paced_run.returncode == 0, errors(out)
+    assert f"pace pause: {len(list((ROOT / 'notebooks').glob('*.ipynb')))} notebooks" in out
+
+
+# -- the runner finds what it is for --------------------------------------------------------------
+
+def notebook(path, *cells):
+    nb = new_notebook(cells=[new_code_cell(textwrap.dedent(code).strip()) for code in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def flawed(tmp_path_factory):
+    """Three small notebooks with the flaws the course had: each breaks in one mode only."""
+    folder = tmp_path_factory.mktemp("flawed")
+    impatient = notebook(folder / "impatient.ipynb", """
+        import socket, threading
+        s = socket.create_server(('127.0.0.1', 0))
+        s.settimeout(1.5)  # gives up if the reader takes longer than 1.5 s
+        address = s.getsockname()
+        def serve():
+            with s:
+                conn, _ = s.accept()
+                conn.close()
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        """, "socket.create_connection(address, timeout=2).close()")
+    closing = notebook(folder / "closing.ipynb", """
+        import selectors, socket
+        sel = selectors.DefaultSelector()
+        lsock = socket.create_server(('127.0.0.1', 0))
+        sel.register(lsock, selectors.EVENT_READ)
+        """, """
+        sel.unregister(lsock)
+        lsock.close()
+        """)
+    piling = notebook(folder / "piling.ipynb", """
+        import socket, threading
+        log = [] if 'log' not in globals() else log
+        listener = socket.create_server(('127.0.0.1', 0))
+        threading.Thread(target=listener.accept, daemon=True).start()  # a second server on a re-run
+        log.append('started')
+        print(*log, sep='\\n')
+        """)
+    return impatient, closing, piling
+
+
+def test_the_runner_reports_a_thread_that_gives_up_during_a_pause(flawed):
+    impatient, closing, piling = flawed
+    assert pace("pause", 0, impatient).returncode == 0  # straight through, as nbval runs it: fine
+    done = pace("pause", 2, impatient, timeout=120)
+    assert done.returncode == 1
+    assert "impatient.ipynb cell 0: after a 2 s pause: a thread died: TimeoutError" in done.stdout
+    assert "impatient.ipynb cell 1: ConnectionRefusedError" in done.stdout
+
+
+def test_the_runner_reports_what_a_second_run_breaks_or_leaves_behind(flawed):
+    impatient, closing, piling = flawed
+    done = pace("twice", closing, piling, timeout=120)
+    assert done.returncode == 1
+    assert "closing.ipynb cell 0: run twice: left listening sockets behind (" in done.stdout  # sel holds it
+    assert "closing.ipynb cell 1: run twice: ValueError: Invalid file descriptor: -1" in done.stdout
+    assert "piling.ipynb cell 0: run twice: left threads behind (" in done.stdout
+    assert "piling.ipynb cell 0: run twice: left listening sockets behind (" in done.stdout
+    assert "piling.ipynb cell 0: run twice: output grew from 1 to 2 lines" in done.stdout
+    assert done.stdout.splitlines()[-1].startswith("pace twice: 2 notebooks, 6 code cells, 5 errors")
+
+
+def test_bad_arguments_get_one_line_and_status_2():
+    done = pace("pause", "-1")
+    assert done.returncode == 2
+    assert "not a number of seconds: -1" in done.stderr
