@@ -9,7 +9,12 @@ hand:
   every lesson: previous, contents, next;
 * the course map in ``notebooks/00-index.ipynb`` (the cell tagged
   ``course-map``) and in ``README.md`` (between ``<!-- course-map -->``
-  markers).
+  markers);
+* each lesson's length, measured from the lesson itself (:func:`measure`):
+  its metadata ``minutes``, and the cell tagged ``length`` under the top
+  navigation, which also names the lesson's exercises (metadata
+  ``echo_lab.exercises``: names of notebooks in ``exercises/``, whose own
+  metadata says how long they take).
 
     python tools/course.py          # rewrite what is out of date
     python tools/course.py --check  # exit 1 if anything is out of date
@@ -25,11 +30,57 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 INDEX = NOTEBOOKS / "00-index.ipynb"
 README = ROOT / "README.md"
+EXERCISES = ROOT / "exercises"
 MAP_START, MAP_END = "<!-- course-map -->", "<!-- /course-map -->"
+WORDS_PER_MINUTE = 150  # reading prose (and glancing at printed output)
+LINES_PER_MINUTE = 10  # reading code
+MINUTES_PER_CELL = 0.25  # running a cell and looking at what it shows
+
+
+def measure(nb):
+    """(words, code lines, code cells, minutes) of a notebook, as a reader meets it.
+
+    Words: prose outside code fences, plus half the words printed by cells
+    (output is skimmed).  Code lines: non-blank lines of code cells and of
+    fenced code in the prose.  Minutes: at WORDS_PER_MINUTE, LINES_PER_MINUTE
+    and MINUTES_PER_CELL, rounded to the nearest 5 (at least 5).
+    """
+    words = lines = cells = 0
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "navigation" in tags or "length" in tags:
+            continue
+        if cell.cell_type == "markdown":
+            for fence in re.findall(r"```.*?```", cell.source, re.S):
+                lines += sum(1 for line in fence.splitlines()[1:-1] if line.strip())
+            words += len(re.sub(r"```.*?```", "", cell.source, flags=re.S).split())
+        elif cell.cell_type == "code" and cell.source.strip():
+            cells += 1
+            lines += sum(1 for line in cell.source.splitlines() if line.strip())
+            words += sum(len(out.get("text", "").split()) for out in cell.get("outputs", [])) // 2
+    minutes = words / WORDS_PER_MINUTE + lines / LINES_PER_MINUTE + cells * MINUTES_PER_CELL
+    return words, lines, cells, max(5, 5 * round(minutes / 5))
+
+
+def exercise(name):
+    """(title, minutes) of exercises/NAME.ipynb."""
+    nb = nbformat.read(EXERCISES / f"{name}.ipynb", as_version=4)
+    heading = next(c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("# "))
+    return heading.splitlines()[0][2:].strip(), nb.metadata.get("echo_lab", {}).get("minutes", "?")
+
+
+def length_line(nb):
+    words, lines, cells, minutes = measure(nb)
+    text = (f"**About {minutes} minutes** to read and run ({words:,} words, {lines} lines of code, "
+            f"{cells} cells).")
+    for name in nb.metadata.get("echo_lab", {}).get("exercises", []):
+        title, ex_minutes = exercise(name)
+        text += f" **Exercise:** [{title}](../exercises/{name}.ipynb), about {ex_minutes} minutes."
+    return "<!-- written by tools/course.py -->\n" + text
 
 
 def lessons():
-    """[(path, number, title, minutes, question)] for every lesson, in order."""
+    """[(path, number, title, measured minutes, question)] for every lesson, in order."""
     found = []
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")):
         nb = nbformat.read(path, as_version=4)
@@ -38,15 +89,23 @@ def lessons():
         if not match:
             raise SystemExit(f"{path.name}: the first heading must read '# NN · Title'")
         meta = nb.metadata.get("echo_lab", {})
-        found.append((path, match[1], match[2].strip(), meta.get("minutes", "?"), meta.get("question", "")))
+        found.append((path, match[1], match[2].strip(), measure(nb)[3], meta.get("question", "")))
     return found
 
 
 def course_map(link_prefix):
-    rows = ["| # | lesson | minutes | the question it answers |", "|---|---|---|---|"]
+    rows = ["| # | lesson | minutes | exercise (minutes) | the question it answers |", "|---|---|---|---|---|"]
+    total = practice = 0
     for path, number, title, minutes, question in lessons():
-        if path != INDEX:
-            rows.append(f"| {number} | [{title}]({link_prefix}{path.name}) | {minutes} | {question} |")
+        nb = nbformat.read(path, as_version=4)
+        names = nb.metadata.get("echo_lab", {}).get("exercises", [])
+        found = [(name, *exercise(name)) for name in names]
+        to_exercises = "../exercises/" if link_prefix == "" else "exercises/"
+        cell = ", ".join(f"[{name[:2]}]({to_exercises}{name}.ipynb) ({m})" for name, _title, m in found)
+        total += minutes if isinstance(minutes, int) else 0
+        practice += sum(m for _name, _title, m in found if isinstance(m, int))
+        rows.append(f"| {number} | [{title}]({link_prefix}{path.name}) | {minutes} | {cell} | {question} |")
+    rows.append(f"| | **in all** | **{total}** | **{practice}** | about {round((total + practice) / 60, 1):g} hours |")
     return "\n".join(rows)
 
 
@@ -80,8 +139,17 @@ def update(check=False):
                 cell = nbformat.v4.new_markdown_cell(nav, metadata={"tags": ["navigation"]})
                 nb.cells.insert(where, cell)
             cells = _tagged(nb, "navigation")
-        for cell in cells:
-            cell.source = nav
+        cells[0].source = nav
+        cells[-1].source = nav + "".join(
+            f"\n\n**Now practise:** [{exercise(name)[0]}](../exercises/{name}.ipynb), about {exercise(name)[1]} minutes."
+            for name in nb.metadata.get("echo_lab", {}).get("exercises", []))
+        nb.metadata.setdefault("echo_lab", {})["minutes"] = measure(nb)[3]
+        length = _tagged(nb, "length")
+        if not length:
+            top = nb.cells.index(cells[0])
+            nb.cells.insert(top + 1, nbformat.v4.new_markdown_cell("", metadata={"tags": ["length"]}))
+            length = _tagged(nb, "length")
+        length[0].source = length_line(nb)
         if path == INDEX:
             for cell in _tagged(nb, "course-map"):
                 cell.source = "## The course\n\n" + course_map("")
