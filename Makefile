@@ -1,24 +1,59 @@
-# make lab   set up (once) and open the course in JupyterLab
-# make test  set up (or update) the same environment and run every test
+# make lab    set up (once) and open the course in JupyterLab: the learner's environment, .venv-lab/
+# make teach  the same with nbgrader's tools for a teacher, .venv-teach/
+# make test   set up (or update) the developer's environment, .venv/, and run every test
+#
+# Each environment has only what its user needs (pyproject.toml): the learner's
+# the course and what its lessons run; the teacher's adds the `teacher` extra
+# (nbgrader, whose panels and menus JupyterLab shows whenever nbgrader is
+# installed); the developer's adds the `dev` extra (teacher's + tests).
 PYTHON ?= python3
-VENV   ?= .venv
+VENV       ?= .venv
+LAB_VENV   ?= .venv-lab
+TEACH_VENV ?= .venv-teach
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LAB_STAMP   := $(LAB_VENV)/.installed
+TEACH_STAMP := $(TEACH_VENV)/.installed
 NOTEBOOKS := $(wildcard notebooks/*.ipynb solutions/*.ipynb exercises/*.ipynb)
+# The notebook `make lab` opens, and extra options for `jupyter lab` (tests pass
+# --port=0, a token and their own folders).
+LAB_OPEN ?= notebooks/00-index.ipynb
+LAB_ARGS ?=
 
-.PHONY: lab test install exercises bench clean
+.PHONY: lab teach test install install-lab install-teach exercises bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP):       EXTRA := [dev]
+$(LAB_STAMP):   EXTRA :=
+$(TEACH_STAMP): EXTRA := [teacher]
+$(STAMP) $(LAB_STAMP) $(TEACH_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "echo-lab needs Python 3.10 or newer; this is " + sys.version.split()[0])'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $(STAMP)
+	test -x $(@D)/bin/python || $(PYTHON) -m venv $(@D)
+	$(@D)/bin/python -m pip install --quiet --disable-pip-version-check -e '.$(EXTRA)'
+	touch $@
 
 install: $(STAMP)
+install-lab: $(LAB_STAMP)
+install-teach: $(TEACH_STAMP)
 
-lab: install
-	$(BIN)/jupyter trust $(NOTEBOOKS)
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00-index.ipynb
+# JupyterLab from the environment $(1), run as an activated venv runs it: its
+# bin/ first on PATH and VIRTUAL_ENV set (nbgrader runs `alembic` from PATH).
+# Its terminals run bash with the user's own ~/.bashrc and then this
+# environment's activate script (a ~/.bashrc may put another python first:
+# pyenv, conda; a login shell's /etc/profile may reset PATH), so that `python`,
+# `jupyter` and `nbgrader` typed in a terminal are this environment's.
+jupyter_lab = printf '%s\n' '[ -f ~/.bashrc ] && . ~/.bashrc' '. "$(abspath $(1))/bin/activate"' \
+	>$(1)/terminal.bashrc && \
+	env PATH="$(abspath $(1))/bin:$$PATH" VIRTUAL_ENV="$(abspath $(1))" \
+	$(abspath $(1))/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) \
+	--ServerApp.terminado_settings=shell_command="bash --rcfile '$(abspath $(1))/terminal.bashrc'" $(LAB_ARGS)
+
+lab: $(LAB_STAMP)
+	$(LAB_VENV)/bin/jupyter trust $(NOTEBOOKS)
+	$(call jupyter_lab,$(LAB_VENV)) $(LAB_OPEN)
+
+teach: $(TEACH_STAMP)
+	$(TEACH_VENV)/bin/jupyter trust $(NOTEBOOKS)
+	$(call jupyter_lab,$(TEACH_VENV))
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -30,4 +65,4 @@ bench: install
 	$(BIN)/python -m echo_lab bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(LAB_VENV) $(TEACH_VENV) .pytest_cache

@@ -1,18 +1,30 @@
-"""Drive a real JupyterLab in Debian's chromium, for tests/test_browser.py.
+"""Drive a real JupyterLab, for tests/test_browser.py and tests/test_learner_lab.py.
 
-JupyterLab is started as ``make lab`` starts it, but on 127.0.0.1 with
-port 0, a token, and fresh settings, workspace and runtime folders, serving a
-*copy* of the course (so autosave never touches the committed notebooks).
+JupyterLab is started on 127.0.0.1 with port 0, a token, and fresh settings,
+workspace and runtime folders, serving a *copy* of the course (so autosave
+never touches the committed notebooks): from the test run's own environment
+(``.venv/``, the dev extra), or with ``make_lab=True`` by ``make lab`` itself,
+from the learner's environment (``.venv-lab/``, built by ``learner_venv()``).
 """
 
+import fcntl
 import json
 import os
 import pathlib
 import secrets
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import urllib.request
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+LEARNER_VENV = ROOT / ".venv-lab"
+BUILD_TIMEOUT = 420  # s; from a local index it takes 30-60 s, from PyPI with a warm cache a few minutes
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
@@ -23,7 +35,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
 class Lab:
     """A JupyterLab server over a copy of ``folders`` of the course, in ``tmp``."""
 
-    def __init__(self, root, tmp, folders=("notebooks",), trust=()):
+    def __init__(self, root, tmp, folders=("notebooks",), trust=(), make_lab=False):
         self.root = tmp / "course"
         for folder in folders:
             shutil.copytree(root / folder, self.root / folder)
@@ -40,12 +52,20 @@ class Lab:
         self.token = secrets.token_hex(16)
         self.runtime = tmp / "runtime"
         self.log = open(tmp / "lab.log", "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-             "--port=0", f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
-             "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
-             f"--LabApp.user_settings_dir={tmp / 'settings'}", "--ServerApp.open_browser=False"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=self._env(tmp))
+        args = ["--no-browser", "--ip=127.0.0.1", "--port=0", f"--IdentityProvider.token={self.token}",
+                f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True",
+                f"--LabApp.workspaces_dir={tmp / 'workspaces'}", f"--LabApp.user_settings_dir={tmp / 'settings'}",
+                "--ServerApp.open_browser=False"]
+        if make_lab:  # exactly `make lab`, with these options and no notebook to open
+            command = ["make", "-s", "--no-print-directory", "-C", str(ROOT), "lab",
+                       f"LAB_VENV={LEARNER_VENV}", "LAB_OPEN=", f"LAB_ARGS={shlex.join(args)}"]
+            env = make_env(self._env(tmp))
+        else:
+            command = [sys.executable, "-m", "jupyterlab", "--allow-root", *args]
+            env = self._env(tmp)
+        # Its own process group: `make lab` runs JupyterLab as a child, and close() stops both.
+        self.proc = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
         self.url = self._wait_for_url(timeout=60)
 
     def _env(self, tmp):
@@ -69,14 +89,83 @@ class Lab:
     def notebook_url(self, path):
         return f"{self.url}/lab/tree/{path}?token={self.token}&reset"  # reset: no tabs restored
 
+    def api(self, method, path, raw=False, timeout=10):
+        """Ask JupyterLab's server; return its decoded JSON answer (None if empty), or the text if ``raw``."""
+        request = urllib.request.Request(f"{self.url}{path}", method=method,
+                                         headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            body = answer.read().decode()
+        return body if raw else json.loads(body) if body else None
+
     def close(self):
-        self.proc.terminate()
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # JupyterLab, and `make` around it
+        except ProcessLookupError:
+            pass
         try:
             self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+            self._wait_group_gone(timeout=15)
+        except (subprocess.TimeoutExpired, TimeoutError):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait(timeout=5)
         self.log.close()
+
+    def _wait_group_gone(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        raise TimeoutError("JupyterLab did not stop")
+
+
+def make_env(env):
+    """``env`` for a `make` started from the tests: as in a fresh shell, no make or venv of ours."""
+    env = {k: v for k, v in env.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV")}
+    path = [p for p in env.get("PATH", "").split(os.pathsep)
+            if p and not pathlib.Path(p).resolve().is_relative_to(ROOT)]
+    env["PATH"] = os.pathsep.join(path)
+    return env
+
+
+def _cannot(reason):
+    """Skip, loudly, with ``reason``; under CI (which can build everything) fail instead."""
+    if os.environ.get("CI"):
+        pytest.fail(f"learner's environment: {reason}", pytrace=False)
+    pytest.skip(f"learner's JupyterLab SKIPPED: {reason}")
+
+
+def learner_venv():
+    """``make install-lab``: build (or bring up to date) ``make lab``'s environment; return it.
+
+    The first build installs from the package index (30-60 s from a local one);
+    later calls find it up to date in well under a second. A lock keeps two
+    test runs from installing into it at once.
+    """
+    if not shutil.which("make"):
+        _cannot("`make` is not installed (sudo apt-get install make)")
+    LEARNER_VENV.mkdir(exist_ok=True)
+    with open(LEARNER_VENV / ".build-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.Popen(["make", "-s", "--no-print-directory", "-C", str(ROOT), "install-lab",
+                                 f"LAB_VENV={LEARNER_VENV}"], env=make_env(dict(os.environ)),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        try:
+            out, _ = proc.communicate(timeout=BUILD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=10)
+            _cannot(f"`make install-lab` took more than {BUILD_TIMEOUT} s (is the package index reachable?)")
+    if proc.returncode != 0:
+        tail = "\n".join(line for line in out.splitlines() if "is ignored" not in line)[-2000:]
+        _cannot(f"`make install-lab` failed (exit {proc.returncode}):\n{tail}")
+    return LEARNER_VENV
 
 
 # JavaScript run in the page; `app` is window.jupyterapp (expose_app_in_browser).
@@ -132,3 +221,46 @@ def screenshot(page, folder, name):
     path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+# What nbgrader adds to JupyterLab: its menu, its "Create Assignment" panel,
+# the "Validate" button of a notebook's toolbar, its elements and commands.
+NBGRADER_TRACES = """() => {
+  const text = e => (e.textContent || '').trim();
+  const traces = [];
+  document.querySelectorAll('.lm-MenuBar-itemLabel').forEach(e => {
+    if (/nbgrader/i.test(text(e))) traces.push('menu: ' + text(e));
+  });
+  document.querySelectorAll('.lm-TabBar-tab').forEach(e => {
+    const t = ((e.title || '') + ' ' + text(e)).trim();
+    if (/nbgrader|assignment/i.test(t)) traces.push('panel: ' + t);
+  });
+  document.querySelectorAll('.jp-NotebookPanel-toolbar .jp-Toolbar-item').forEach(e => {
+    if (/validate/i.test(text(e))) traces.push('toolbar button: ' + text(e));
+  });
+  document.querySelectorAll('[id*=nbgrader], [class*=nbgrader]').forEach(e => {
+    traces.push('element: ' + (e.id || e.className));
+  });
+  window.jupyterapp.commands.listCommands().filter(c => c.startsWith('nbgrader:'))
+    .forEach(c => traces.push('command: ' + c));
+  return traces;
+}"""
+
+# The text of the first terminal in JupyterLab's main area (xterm.js draws it
+# on a canvas, so it is read from the terminal's buffer).
+TERMINAL_TEXT = """() => {
+  const w = Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.content && w.content._term);
+  if (!w) return null;
+  const buffer = w.content._term.buffer.active, lines = [];
+  for (let i = 0; i < buffer.length; i++) lines.push(buffer.getLine(i).translateToString(true));
+  return lines.join('\\n').trim();
+}"""
+
+
+def wait_for_ui(page, timeout=30_000):
+    """Wait until JupyterLab has restored its layout and drawn the menu bar and the notebook's toolbar."""
+    page.evaluate("() => window.jupyterapp.restored")
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.lm-MenuBar-itemLabel'))
+        .some(e => e.textContent === 'Help') &&
+      document.querySelector('.jp-NotebookPanel-toolbar [data-jp-item-name=kernelName]') !== null""",
+                           timeout=timeout)

@@ -6,6 +6,11 @@ ECHO_LAB_SCREENSHOTS) so a person can look at them.
 Without chromium these tests are skipped with a reason that says how to get
 it (``apt-get install chromium``); in CI (``CI`` set) they fail instead, since
 .ci/run installs it.
+
+Most run JupyterLab from the test run's environment (``.venv/``, which has
+nbgrader: the dev extra). The learner's view is checked in JupyterLab as
+``make lab`` starts it, from ``.venv-lab/`` (built here with ``make
+install-lab`` if needed).
 """
 
 import json
@@ -15,7 +20,8 @@ import shutil
 
 import pytest
 
-from lab import CHROMIUM, CHROMIUM_ARGS, Lab, open_notebook, run_all, screenshot
+from lab import (CHROMIUM, CHROMIUM_ARGS, NBGRADER_TRACES, TERMINAL_TEXT, Lab, learner_venv, open_notebook,
+                 run_all, screenshot, wait_for_ui)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHOTS = pathlib.Path(os.environ.get("ECHO_LAB_SCREENSHOTS", ROOT / "screenshots"))
@@ -46,6 +52,15 @@ WIDGET_LESSONS = [p.name for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     lab = Lab(ROOT, tmp_path_factory.mktemp("lab"), trust=("notebooks/*.ipynb",))
+    yield lab
+    lab.close()
+
+
+@pytest.fixture(scope="module")
+def learner_lab(tmp_path_factory):
+    venv = learner_venv()
+    lab = Lab(ROOT, tmp_path_factory.mktemp("learner-lab"), make_lab=True)
+    lab.venv = venv
     yield lab
     lab.close()
 
@@ -151,3 +166,38 @@ def test_saved_trusted_stepper_works_without_running_anything(lab, page):
         .filter(c => c.model.type === 'code').map(c => c.model.executionCount)""")
     assert after == counts, "a cell ran: this test must use only the saved state"
     screenshot(page, SHOTS, f"saved-{name.removesuffix('.ipynb')}")
+
+
+def test_the_nbgrader_probe_finds_nbgraders_menu_panel_and_button_where_nbgrader_is(lab, page):
+    open_notebook(page, lab, "notebooks/00-index.ipynb")
+    wait_for_ui(page)
+    traces = "\n".join(page.evaluate(NBGRADER_TRACES))
+    assert "menu: Nbgrader" in traces and "Create Assignment" in traces and "toolbar button: Validate" in traces, (
+        f"the probe no longer sees nbgrader in the developer's JupyterLab (.venv has nbgrader):\n{traces}")
+
+
+@pytest.mark.timeout(600)  # the first run builds .venv-lab/
+def test_learners_lab_from_make_lab_shows_the_course_and_no_nbgrader(learner_lab, page):
+    open_notebook(page, learner_lab, "notebooks/00-index.ipynb")
+    wait_for_ui(page)
+    menus = page.evaluate("() => Array.from(document.querySelectorAll('.lm-MenuBar-itemLabel')).map(e => e.textContent)")
+    assert "Kernel" in menus, menus
+    assert page.evaluate(NBGRADER_TRACES) == [], "the learner's JupyterLab shows nbgrader"
+    screenshot(page, SHOTS, "learner-lab")
+
+    # A terminal, as lesson 00 says (File > New > Terminal), and the lesson's command in it.
+    page.evaluate("() => window.jupyterapp.commands.execute('terminal:create-new')")
+    page.wait_for_function(f"() => ({TERMINAL_TEXT})()?.includes('$') || ({TERMINAL_TEXT})()?.includes('#')",
+                           timeout=15_000)
+    page.locator(".jp-Terminal .xterm").first.click()
+    page.keyboard.type("python -c 'import sys; print(sys.prefix)'")
+    page.keyboard.press("Enter")
+    prefix_printed = f"() => ({TERMINAL_TEXT})()?.split('\\n').length > 2"  # the command, its output, a prompt
+    page.wait_for_function(prefix_printed, timeout=15_000)
+    page.keyboard.type("python -m echo_lab client 127.0.0.1 1 1")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"() => ({TERMINAL_TEXT})()?.includes('Connection refused')", timeout=15_000)
+    text = page.evaluate(TERMINAL_TEXT)
+    screenshot(page, SHOTS, "learner-terminal")
+    assert str(learner_lab.venv) in text.splitlines()[1], f"the terminal's python is not the course's:\n{text}"
+    assert "starting connection 1 to ('127.0.0.1', 1)" in text, text

@@ -1,27 +1,111 @@
-"""pyproject.toml and environment.yml must describe the same environment."""
+"""Who gets what: pyproject.toml, environment.yml and the Makefile in step.
 
+* the learner's environment (``make lab``, ``pip install -e .``, conda and
+  Binder through environment.yml) is the base dependencies: the course and
+  what its lessons run;
+* the teacher's (``make teach``) adds the ``teacher`` extra: nbgrader;
+* the developer's (``make test``) adds the ``dev`` extra, which includes the
+  teacher's.
+"""
+
+import os
 import pathlib
 import re
+import shutil
+import subprocess
 import tomllib
 
+import pytest
 import yaml
+from packaging.requirements import Requirement
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+NAME = PROJECT["name"]
+TOOLS = {"nbgrader", "pytest", "playwright", "hypothesis", "nbval"}  # a teacher's or a developer's
 
 
 def _norm(spec):
     return re.sub(r"\s+", "", spec).lower()
 
 
-def test_environment_yml_matches_pyproject():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+def _name(spec):
+    return Requirement(spec).name.lower().replace("_", "-")
+
+
+def _extra(name, seen=()):
+    """The requirements of extra ``name``, with the package's own extras it names expanded."""
+    out = []
+    for spec in PROJECT["optional-dependencies"][name]:
+        req = Requirement(spec)
+        if _name(spec) == _name(NAME):
+            for extra in sorted(req.extras - set(seen)):
+                out += _extra(extra, (*seen, name))
+        else:
+            out.append(spec)
+    return out
+
+
+def test_environment_yml_is_the_learners_environment():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert env["channels"] == ["conda-forge"]
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert "python" + project["requires-python"] in conda
+    assert "python" + PROJECT["requires-python"] in conda
     assert "pip" in conda
+    assert pip == ["-e ."], "pip installs the package itself, with no extra: the learner's requirements"
+    # conda-forge brings the base dependencies that hold everywhere; those with a
+    # platform marker (uvloop: not on Windows) come from pip through `-e .`.
     runtime = sorted(_norm(d) for d in conda if not d.startswith(("python", "pip")))
-    assert runtime == sorted(_norm(d) for d in project["dependencies"])
-    assert pip == ["-e .[dev]"], "the pip section installs the package with its dev extra"
-    assert "dev" in project["optional-dependencies"]
+    assert runtime == sorted(_norm(d) for d in PROJECT["dependencies"] if not Requirement(d).marker)
+
+
+def test_learners_requirements_hold_the_course_and_no_teacher_or_developer_tool():
+    learner = {_name(d) for d in PROJECT["dependencies"]}
+    assert {"jupyterlab", "ipywidgets", "matplotlib", "ipykernel", "uvloop"} <= learner
+    others = {_name(d) for d in _extra("teacher") + _extra("dev")}
+    assert learner & (TOOLS | others) == set()
+
+
+def test_uvloop_is_the_learners_where_it_installs():
+    uvloop = next(Requirement(d) for d in PROJECT["dependencies"] if _name(d) == "uvloop")
+    assert uvloop.marker is not None
+    assert not uvloop.marker.evaluate({"sys_platform": "win32"})
+    assert uvloop.marker.evaluate({"sys_platform": "linux"}) and uvloop.marker.evaluate({"sys_platform": "darwin"})
+
+
+def test_teacher_extra_is_nbgrader_and_dev_extra_includes_it():
+    teacher = _extra("teacher")
+    assert [_name(d) for d in teacher] == ["nbgrader"]
+    dev = _extra("dev")
+    assert set(teacher) <= set(dev)
+    assert {"pytest", "playwright", "nbval"} <= {_name(d) for d in dev}
+
+
+def _make_n(target):
+    """What `make TARGET` would run in a fresh checkout (-B: as if nothing were installed)."""
+    if not shutil.which("make"):
+        reason = "`make` is not installed (sudo apt-get install make)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(f"Makefile check SKIPPED: {reason}")
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    return subprocess.run(["make", "-n", "-B", "--no-print-directory", "-C", str(ROOT), target], env=env,
+                          capture_output=True, text=True, check=True, timeout=30).stdout
+
+
+@pytest.mark.parametrize("target, venv, extra", [("lab", ".venv-lab", ""), ("teach", ".venv-teach", "[teacher]"),
+                                                 ("test", ".venv", "[dev]")])
+def test_each_make_target_installs_its_own_environment(target, venv, extra):
+    commands = _make_n(target)
+    installs = re.findall(r"^(\S+)/bin/python -m pip install .* -e '\.(.*)'$", commands, re.M)
+    assert installs == [(venv, extra)], commands
+
+
+@pytest.mark.parametrize("target, venv", [("lab", ".venv-lab"), ("teach", ".venv-teach")])
+def test_make_lab_and_teach_run_jupyterlab_as_an_activated_environment(target, venv):
+    commands = _make_n(target)
+    start = next(line for line in commands.splitlines() if "jupyter lab" in line)
+    here = str(ROOT / venv)
+    assert f'PATH="{here}/bin:$PATH"' in start and f'VIRTUAL_ENV="{here}"' in start, start
+    assert f"{here}/bin/jupyter lab" in start, start
