@@ -1,0 +1,126 @@
+"""The Chinese edition: complete catalogs, notebooks in step with the English, the same code, the seed's words."""
+
+import csv
+import importlib.util
+import io
+import pathlib
+import re
+import shutil
+import tokenize
+
+import nbformat
+import polib
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SEED = ROOT.parent / "shared" / "seed" / "000_eb5d85daca0bf7f1.txt"
+
+
+def load_translate():
+    spec = importlib.util.spec_from_file_location("translate", ROOT / "tools" / "translate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+translate = load_translate()
+EDITION = translate.edition()
+
+
+def test_the_edition_is_complete_and_in_step_with_the_english(capsys):
+    assert EDITION, "no catalogs in i18n/zh_CN/"
+    assert translate.main(["check"]) == 0, capsys.readouterr().out
+
+
+def test_a_changed_english_paragraph_goes_fuzzy_and_the_check_says_which(tmp_path, monkeypatch):
+    english = next(p for p in EDITION if p.parent.name == "notebooks")
+    for folder in ("notebooks", "i18n/zh_CN/notebooks"):
+        (tmp_path / folder).mkdir(parents=True)
+    shutil.copy(english, tmp_path / "notebooks" / english.name)
+    shutil.copy(translate.catalog_path(english), tmp_path / "i18n/zh_CN/notebooks" / f"{english.stem}.po")
+    monkeypatch.setattr(translate, "ROOT", tmp_path)
+    monkeypatch.setattr(translate, "CATALOGS", tmp_path / "i18n" / "zh_CN")
+    copy = tmp_path / "notebooks" / english.name
+    assert translate.problems(copy) == []
+    nb = nbformat.read(copy, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "markdown" and "navigation" not in c.metadata.get("tags", [])
+                and len(c.source.split()) > 20)
+    old = cell.source.split("\n\n")[-1]
+    cell.source = cell.source.replace(old, old.replace(" ", "  ", 1) + " One sentence more.")
+    nbformat.write(nb, copy)
+    found = translate.problems(copy)
+    assert len(found) == 1 and "changed or new in English" in found[0], found
+    translate.update(copy)
+    found = translate.problems(copy)
+    assert len(found) == 1 and "fuzzy (the English changed)" in found[0], found
+    entry = next(e for e in polib.pofile(str(translate.catalog_path(copy))) if "fuzzy" in e.flags)
+    assert entry.previous_msgid == old and entry.msgstr  # the old English and its translation, for the translator
+
+
+def code_tokens(source):
+    """The code without its comments and string literals: what must not differ between the editions."""
+    kept = []
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            continue
+        kept.append("STRING" if tok.type == tokenize.STRING else tok.string)
+    return kept
+
+
+@pytest.mark.parametrize("english", EDITION, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_the_chinese_notebook_has_the_same_code_but_one_line(english):
+    chinese = nbformat.read(translate.TARGET / english.parent.name / english.name, as_version=4)
+    ours = nbformat.read(english, as_version=4)
+    assert len(chinese.cells) == len(ours.cells)
+    extra = 0
+    for en, zh in zip(ours.cells, chinese.cells):
+        assert en.cell_type == zh.cell_type
+        if en.cell_type != "code":
+            continue
+        zh_source = zh.source
+        if translate.LANGUAGE_LINE in zh_source:
+            extra += 1
+            zh_source = zh_source.replace("\n" + translate.LANGUAGE_LINE, "")
+        try:
+            assert code_tokens(zh_source) == code_tokens(en.source), en.source[:200]
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            assert zh_source == en.source
+    assert extra == 1, "the line that chooses the language, once"
+
+
+def glossary():
+    with open(ROOT / "i18n" / "zh_CN" / "glossary.tsv", encoding="utf-8") as f:
+        return [row for row in csv.reader(f, delimiter="\t") if row and not row[0].startswith("#")]
+
+
+def test_the_glossary_comes_from_the_seed():
+    if not SEED.exists():
+        pytest.fail(f"the seed text is missing: {SEED}")
+    seed = SEED.read_text(encoding="utf-8")
+    for english, chinese, rule in glossary():
+        if rule == "avoid":
+            assert chinese not in seed, f"{chinese} is in the seed: it cannot be avoided"
+        else:
+            assert chinese in seed, f"{chinese} ({english}) is not a word of the seed"
+
+
+def prose(text):
+    return re.sub(r"`[^`]*`|\([^)]*\.ipynb\)", "", text)  # code and links are not prose
+
+
+@pytest.mark.parametrize("english", EDITION, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_the_translation_uses_the_seed_words(english):
+    wrong = []
+    for entry in polib.pofile(str(translate.catalog_path(english))):
+        if not entry.msgstr or entry.msgctxt == "string" and entry.msgid == entry.msgstr:
+            continue
+        for term, chinese, rule in glossary():
+            if rule == "avoid" and chinese in prose(entry.msgstr):
+                wrong.append(f"{chinese} in {entry.msgstr[:60]!r}")
+            elif rule == "use" and re.search(rf"\b{re.escape(term)}\b", prose(entry.msgid), re.I) \
+                    and chinese not in entry.msgstr:
+                wrong.append(f"{term!r} is not {chinese} in {entry.msgstr[:60]!r}")
+            elif rule == "keep" and re.search(rf"\b{re.escape(term)}s?\b", prose(entry.msgid), re.I) \
+                    and term not in entry.msgstr.lower():
+                wrong.append(f"{term!r} is not kept in English in {entry.msgstr[:60]!r}")
+    assert not wrong, "\n".join(wrong)

@@ -1,0 +1,353 @@
+"""The Simplified Chinese edition: built from the English notebooks and gettext catalogs.
+
+    python tools/translate.py update [NOTEBOOK...]  # bring catalogs in step with the English (adds new ones)
+    python tools/translate.py build                 # write zh-CN/ notebooks whose sources changed
+    python tools/translate.py check                 # exit 1: untranslated or fuzzy entries, stale notebooks
+
+Each English notebook of the edition (``notebooks/NN-x.ipynb`` or
+``solutions/NN-x.ipynb``) has a catalog ``i18n/zh_CN/<folder>/NN-x.po``,
+the format translators' tools (Poedit, Weblate) open.  Its entries are the
+notebook's units, in order:
+
+* each paragraph of a markdown cell (fenced code stays as it is);
+* each comment of a code cell, and each string literal passed to ``print``
+  (message context ``comment`` and ``string``); comments and strings that the
+  tutorial itself has (``# Should be ready to read``, ``accepted connection
+  from`` ...) stay English, as in the tutorial;
+* the lesson's question (notebook metadata, context ``question``).
+
+``update`` keeps every translation whose English is unchanged.  An English
+unit that changed gets the old translation marked *fuzzy* (with the old
+English as ``#| msgid``), a new one an empty entry; a translator fixes both.
+``build`` writes ``zh-CN/<folder>/NN-x.ipynb`` with the same code (one line
+more: ``echo_lab.i18n.use('zh_CN')``, so checks and hints answer in Chinese),
+the navigation and length cells in Chinese, and outputs cleared where a
+cell's source changed; run the notebooks afterwards (``make zh``).
+``check`` fails on anything untranslated, fuzzy or stale, and says which.
+"""
+
+import ast
+import difflib
+import io
+import pathlib
+import re
+import sys
+import tokenize
+
+import nbformat
+import polib
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import course  # noqa: E402  (measure(): the same minutes as the English)
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CATALOGS = ROOT / "i18n" / "zh_CN"
+TARGET = ROOT / "zh-CN"
+FOLDERS = ("notebooks", "solutions")
+LANGUAGE_LINE = "import echo_lab.i18n; echo_lab.i18n.use('zh_CN')  # 检查和提示用中文"
+# The tutorial's printed lines stay English, as they are in the tutorial (and in its Chinese translation).
+TRANSCRIPT = ("listening on", "accepted connection from", "echoing", "closing connection", "starting connection",
+              "sending", "received", "Connected by", "usage:")
+KEEP_COMMENTS = ("Should be ready to read", "Should be ready to write", "...", "noqa", "YOUR CODE HERE",
+                 "BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+GENERATED = ("navigation", "length", "course-map")
+
+
+# -- units: what a translator translates -----------------------------------------------------------
+
+def paragraphs(text):
+    """Markdown split at blank lines, fenced code kept whole: [(is_code, block)]."""
+    blocks, current, fenced = [], [], False
+    for line in text.split("\n"):
+        if line.lstrip().startswith("```"):
+            if not fenced and current:
+                blocks.append((False, "\n".join(current)))
+                current = []
+            current.append(line)
+            fenced = not fenced
+            if not fenced:
+                blocks.append((True, "\n".join(current)))
+                current = []
+        elif not line.strip() and not fenced:
+            if current:
+                blocks.append((False, "\n".join(current)))
+                current = []
+        else:
+            current.append(line)
+    if current:
+        blocks.append((fenced, "\n".join(current)))
+    return blocks
+
+
+def code_spans(source):
+    """[(context, start, end)]: offsets in ``source`` of comments and learner-facing print strings."""
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    spans = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                text = tok.string.lstrip("#").strip()
+                if re.search("[A-Za-z]", text) and not any(keep in text for keep in KEEP_COMMENTS):
+                    start = starts[tok.start[0] - 1] + tok.start[1]
+                    spans.append(("comment", start, start + len(tok.string)))
+        tree = ast.parse(source)
+    except (SyntaxError, tokenize.TokenError):
+        return spans  # IPython magics and the like: comments only
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+            for arg in node.args:
+                if isinstance(arg, (ast.Constant, ast.JoinedStr)) and _learner_text(arg):
+                    spans.append(("string", _offset(lines, starts, arg.lineno, arg.col_offset),
+                                  _offset(lines, starts, arg.end_lineno, arg.end_col_offset)))
+    return sorted(spans, key=lambda span: span[1])
+
+
+def _learner_text(node):
+    text = node.value if isinstance(node, ast.Constant) else "".join(
+        v.value for v in node.values if isinstance(v, ast.Constant))
+    return isinstance(text, str) and re.search("[A-Za-z]{2}", text) and not text.strip().startswith(TRANSCRIPT)
+
+
+def _offset(lines, starts, lineno, col):
+    """ast's (line, UTF-8 byte column) as an offset in characters."""
+    return starts[lineno - 1] + len(lines[lineno - 1].encode()[:col].decode())
+
+
+def units(nb):
+    """[(context, msgid, occurrence)] of a notebook, in order, each once."""
+    found, seen = [], set()
+
+    def add(context, msgid, where):
+        if msgid.strip() and (context, msgid) not in seen:
+            seen.add((context, msgid))
+            found.append((context, msgid, where))
+
+    question = nb.metadata.get("echo_lab", {}).get("question")
+    if question:
+        add("question", question, "metadata")
+    for index, cell in enumerate(nb.cells):
+        if any(tag in GENERATED for tag in cell.get("metadata", {}).get("tags", [])):
+            continue
+        if cell.cell_type == "markdown":
+            for is_code, block in paragraphs(cell.source):
+                if not is_code:
+                    add("", block, f"cell {index}")
+        elif cell.cell_type == "code":
+            for context, start, end in code_spans(cell.source):
+                add(context, cell.source[start:end], f"cell {index}")
+    return found
+
+
+# -- catalogs -------------------------------------------------------------------------------------
+
+def catalog_path(english):
+    return CATALOGS / english.parent.name / f"{english.stem}.po"
+
+
+def edition():
+    """The English notebooks that have a catalog, in order."""
+    return [ROOT / folder / f"{po.stem}.ipynb" for folder in FOLDERS
+            for po in sorted((CATALOGS / folder).glob("*.po"))]
+
+
+def update(english):
+    """Bring ``english``'s catalog in step; return (new, fuzzy) counts."""
+    path = catalog_path(english)
+    old = polib.pofile(str(path)) if path.exists() else None
+    known = {(e.msgctxt or "", e.msgid): e for e in (old or []) if not e.obsolete}
+    catalog = polib.POFile(wrapwidth=0)
+    catalog.metadata = {"Project-Id-Version": "echo-lab", "Language": "zh_CN", "MIME-Version": "1.0",
+                        "Content-Type": "text/plain; charset=UTF-8", "Content-Transfer-Encoding": "8bit"}
+    nb = nbformat.read(english, as_version=4)
+    current = units(nb)
+    unused = [e for key, e in known.items() if key not in {(c, m) for c, m, _ in current}]
+    new = fuzzy = 0
+    for context, msgid, where in current:
+        entry = polib.POEntry(msgctxt=context or None, msgid=msgid, msgstr="",
+                              occurrences=[(f"{english.parent.name}/{english.name}", where)])
+        if (context, msgid) in known:
+            kept = known[(context, msgid)]
+            entry.msgstr, entry.flags, entry.previous_msgid = kept.msgstr, list(kept.flags), kept.previous_msgid
+        else:
+            match = max(((difflib.SequenceMatcher(None, e.msgid, msgid).ratio(), e) for e in unused
+                         if (e.msgctxt or "") == context and e.msgstr), key=lambda pair: pair[0], default=None)
+            if match and match[0] >= 0.6:
+                entry.msgstr, entry.flags, entry.previous_msgid = match[1].msgstr, ["fuzzy"], match[1].msgid
+                unused.remove(match[1])
+                fuzzy += 1
+            else:
+                new += 1
+        catalog.append(entry)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    catalog.save(str(path))
+    return new, fuzzy
+
+
+def problems(english):
+    """What keeps ``english``'s catalog from building: untranslated, fuzzy, changed in English."""
+    path = catalog_path(english)
+    name = f"{english.parent.name}/{english.stem}.po"
+    catalog = polib.pofile(str(path))
+    entries = {(e.msgctxt or "", e.msgid): e for e in catalog if not e.obsolete}
+    found = []
+    for context, msgid, where in units(nbformat.read(english, as_version=4)):
+        entry = entries.get((context, msgid))
+        first = msgid.splitlines()[0][:70]
+        if entry is None:
+            found.append(f"{name}: changed or new in English (run tools/translate.py update), {where}: {first!r}")
+        elif not entry.msgstr:
+            found.append(f"{name}: untranslated, {where}: {first!r}")
+        elif "fuzzy" in entry.flags:
+            found.append(f"{name}: fuzzy (the English changed), {where}: {first!r}")
+        elif context == "string" and not _same_literal(msgid, entry.msgstr):
+            found.append(f"{name}: not a string literal of the same kind and fields, {where}: {entry.msgstr!r}")
+    return found
+
+
+def _same_literal(english, chinese):
+    try:
+        a, b = ast.parse(english, mode="eval").body, ast.parse(chinese, mode="eval").body
+    except SyntaxError:
+        return False
+    fields = lambda node: sorted(ast.dump(v.value) for v in getattr(node, "values", []) if isinstance(v, ast.FormattedValue))  # noqa: E731
+    return type(a) is type(b) and fields(a) == fields(b)
+
+
+# -- building -------------------------------------------------------------------------------------
+
+def lookup_for(english):
+    catalog = polib.pofile(str(catalog_path(english)))
+    return {(e.msgctxt or "", e.msgid): e.msgstr for e in catalog if e.msgstr and "fuzzy" not in e.flags}
+
+
+def translate(english):
+    """The Chinese notebook for ``english`` (sources only; outputs as in the English)."""
+    table = lookup_for(english)
+    tr = lambda context, text: table.get((context, text), text)  # noqa: E731
+    nb = nbformat.read(english, as_version=4)
+    meta = nb.metadata.setdefault("echo_lab", {})
+    if "question" in meta:
+        meta["question"] = tr("question", meta["question"])
+    nb.metadata["language_info"] = nb.metadata.get("language_info", {})
+    first_code = True
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = "\n\n".join(block if is_code else tr("", block) for is_code, block in paragraphs(cell.source))
+        elif cell.cell_type == "code":
+            source = cell.source
+            for context, start, end in reversed(code_spans(source)):
+                text = source[start:end]
+                if context == "comment":
+                    hashes = re.match(r"#+\s*", text)[0]
+                    body = tr("comment", text)
+                    source = source[:start] + (body if body.startswith("#") else hashes + body) + source[end:]
+                else:
+                    source = source[:start] + tr("string", text) + source[end:]
+            if first_code and source.strip():
+                source = source.rstrip("\n") + "\n" + LANGUAGE_LINE
+                first_code = False
+            cell.source = source
+    return nb
+
+
+def title(nb):
+    heading = next(c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("# "))
+    return heading.splitlines()[0][2:].strip()
+
+
+def chinese_generated_cells(nb, english, built):
+    """Navigation, length and course-map cells of a Chinese notebook, in Chinese."""
+    folder = english.parent.name
+    if folder != "notebooks":
+        return
+    order = [path for path in edition() if path.parent.name == "notebooks"]
+    i = order.index(english)
+    link = lambda path: f"{title(built[path])}"  # noqa: E731
+    parts = []
+    if i > 0:
+        parts.append(f"[← {link(order[i - 1])}]({order[i - 1].name})")
+    if i > 0:
+        parts.append("[目录](00-index.ipynb)")
+    if i + 1 < len(order):
+        parts.append(f"[{link(order[i + 1])} →]({order[i + 1].name})")
+    nav = "<!-- written by tools/translate.py -->\n" + " | ".join(parts)
+    words, lines, cells, minutes = course.measure(nbformat.read(english, as_version=4))
+    exercises = nb.metadata.get("echo_lab", {}).get("exercises", [])
+    length = f"<!-- written by tools/translate.py -->\n**约 {minutes} 分钟**：阅读并运行本课（{cells} 个代码单元）。"
+    practise = ""
+    for name in exercises:
+        solution = ROOT / "solutions" / f"{name}.ipynb"
+        ex_title = title(built[solution]) if solution in built else name
+        ex_minutes = nbformat.read(solution, as_version=4).metadata.get("echo_lab", {}).get("minutes", "?")
+        length += f" **练习：**[{ex_title}](../exercises/{name}.ipynb)，约 {ex_minutes} 分钟。"
+        practise += f"\n\n**动手练习：**[{ex_title}](../exercises/{name}.ipynb)，约 {ex_minutes} 分钟。"
+    navs = [c for c in nb.cells if "navigation" in c.metadata.get("tags", [])]
+    for k, cell in enumerate(navs):
+        cell.source = nav + (practise if k == len(navs) - 1 else "")
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "length" in tags:
+            cell.source = length
+        if "course-map" in tags:
+            rows = ["## 课程", "", "| # | 课 | 分钟 | 它回答的问题 |", "|---|---|---|---|"]
+            for path in order[1:]:
+                number = path.name[:2]
+                question = built[path].metadata.get("echo_lab", {}).get("question", "")
+                lesson_minutes = course.measure(nbformat.read(path, as_version=4))[3]
+                rows.append(f"| {number} | [{link(path).split(' · ', 1)[-1]}]({path.name}) | {lesson_minutes} | {question} |")
+            cell.source = "\n".join(rows)
+
+
+def stale_or_write(write):
+    """Chinese notebooks whose sources differ from what the catalogs give; written when ``write``."""
+    built = {english: translate(english) for english in edition()}
+    stale = []
+    for english, nb in built.items():
+        chinese_generated_cells(nb, english, built)
+        target = TARGET / english.parent.name / english.name
+        old = nbformat.read(target, as_version=4) if target.exists() else None
+        if old is not None and [c.source for c in old.cells] == [c.source for c in nb.cells] \
+                and old.metadata.get("echo_lab") == nb.metadata.get("echo_lab"):
+            continue
+        stale.append(str(target.relative_to(ROOT)))
+        if write:
+            for k, cell in enumerate(nb.cells):  # keep outputs of cells whose source did not change
+                same = old is not None and k < len(old.cells) and old.cells[k].source == cell.source
+                if cell.cell_type == "code":
+                    cell.outputs = old.cells[k].outputs if same else []
+                    cell.execution_count = old.cells[k].execution_count if same else None
+            target.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, target)
+    return stale
+
+
+def main(argv):
+    command, *paths = argv or ["check"]
+    if command == "update":
+        for english in [pathlib.Path(p).resolve() for p in paths] or edition():
+            new, fuzzy = update(english)
+            print(f"{catalog_path(english).relative_to(ROOT)}: {new} new, {fuzzy} fuzzy")
+        return 0
+    found = [line for english in edition() for line in problems(english)]
+    if command == "build":
+        stale = stale_or_write(write=True)
+        print("written:", ", ".join(stale) if stale else "nothing (up to date)")
+        for line in found:
+            print("incomplete:", line)
+        return 0
+    if command == "check":
+        stale = stale_or_write(write=False)
+        for line in found:
+            print(line)
+        for path in stale:
+            print(f"{path}: out of date (run tools/translate.py build, then execute it)")
+        print(f"translate check: {len(edition())} notebooks, {len(found)} catalog problems, {len(stale)} stale")
+        return 1 if found or stale else 0
+    raise SystemExit(f"usage: {__doc__.splitlines()[2].strip()}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
