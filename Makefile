@@ -1,4 +1,5 @@
 # make lab    set up (once) and open the course in JupyterLab: the learner's environment, .venv-lab/
+# make lab-zh the same in Chinese: JupyterLab's interface and the Chinese edition, zh-CN/
 # make teach  the same with nbgrader's tools for a teacher, .venv-teach/
 # make test   set up (or update) the developer's environment, .venv/, and run every test
 #
@@ -20,7 +21,7 @@ NOTEBOOKS := $(wildcard notebooks/*.ipynb solutions/*.ipynb exercises/*.ipynb)
 LAB_OPEN ?= notebooks/00-index.ipynb
 LAB_ARGS ?=
 
-.PHONY: lab teach test install install-lab install-teach exercises bench clean
+.PHONY: lab lab-zh zh teach test install install-lab install-teach exercises bench clean
 
 $(STAMP):       EXTRA := [dev]
 $(LAB_STAMP):   EXTRA :=
@@ -33,7 +34,21 @@ $(STAMP) $(LAB_STAMP) $(TEACH_STAMP): pyproject.toml
 
 install: $(STAMP)
 install-lab: $(LAB_STAMP)
-install-teach: $(TEACH_STAMP)
+install-# JupyterLab's interface language is a user setting; this one lives in the environment, for lab-zh only.
+ZH_SETTINGS := $(LAB_VENV)/settings-zh
+lab-zh: $(LAB_STAMP)
+	$(LAB_VENV)/bin/jupyter trust $(wildcard zh-CN/*/*.ipynb)
+	mkdir -p $(ZH_SETTINGS)/@jupyterlab/translation-extension
+	echo '{"locale": "zh_CN"}' >$(ZH_SETTINGS)/@jupyterlab/translation-extension/plugin.jupyterlab-settings
+	export JUPYTERLAB_SETTINGS_DIR="$(abspath $(ZH_SETTINGS))"; $(call jupyter_lab,$(LAB_VENV)) zh-CN/notebooks/00-index.ipynb
+
+# The Chinese edition from the English notebooks and i18n/zh_CN/*.po: write what changed, run it, make its exercises.
+zh: install
+	$(BIN)/python tools/translate.py build
+	$(BIN)/python tools/translate.py execute
+	$(BIN)/python tools/exercises.py --solutions zh-CN/solutions --exercises zh-CN/exercises
+
+teach: $(TEACH_STAMP)
 
 # JupyterLab from the environment $(1), run as an activated venv runs it: its
 # bin/ first on PATH and VIRTUAL_ENV set (nbgrader runs `alembic` from PATH).
@@ -50,6 +65,20 @@ jupyter_lab = printf '%s\n' '[ -f ~/.bashrc ] && . ~/.bashrc' '. "$(abspath $(1)
 lab: $(LAB_STAMP)
 	$(LAB_VENV)/bin/jupyter trust $(NOTEBOOKS)
 	$(call jupyter_lab,$(LAB_VENV)) $(LAB_OPEN)
+
+# JupyterLab's interface language is a user setting; this one lives in the environment, for lab-zh only.
+ZH_SETTINGS := $(LAB_VENV)/settings-zh
+lab-zh: $(LAB_STAMP)
+	$(LAB_VENV)/bin/jupyter trust $(wildcard zh-CN/*/*.ipynb)
+	mkdir -p $(ZH_SETTINGS)/@jupyterlab/translation-extension
+	echo '{"locale": "zh_CN"}' >$(ZH_SETTINGS)/@jupyterlab/translation-extension/plugin.jupyterlab-settings
+	export JUPYTERLAB_SETTINGS_DIR="$(abspath $(ZH_SETTINGS))"; $(call jupyter_lab,$(LAB_VENV)) zh-CN/notebooks/00-index.ipynb
+
+# The Chinese edition from the English notebooks and i18n/zh_CN/*.po: write what changed, run it, make its exercises.
+zh: install
+	$(BIN)/python tools/translate.py build
+	$(BIN)/python tools/translate.py execute
+	$(BIN)/python tools/exercises.py --solutions zh-CN/solutions --exercises zh-CN/exercises
 
 teach: $(TEACH_STAMP)
 	$(TEACH_VENV)/bin/jupyter trust $(NOTEBOOKS)

@@ -2,6 +2,7 @@
 
     python tools/translate.py update [NOTEBOOK...]  # bring catalogs in step with the English (adds new ones)
     python tools/translate.py build                 # write zh-CN/ notebooks whose sources changed
+    python tools/translate.py execute               # run the Chinese notebooks that build left unrun
     python tools/translate.py check                 # exit 1: untranslated or fuzzy entries, stale notebooks
 
 Each English notebook of the edition (``notebooks/NN-x.ipynb`` or
@@ -22,7 +23,8 @@ English as ``#| msgid``), a new one an empty entry; a translator fixes both.
 ``build`` writes ``zh-CN/<folder>/NN-x.ipynb`` with the same code (one line
 more: ``echo_lab.i18n.use('zh_CN')``, so checks and hints answer in Chinese),
 the navigation and length cells in Chinese, and outputs cleared where a
-cell's source changed; run the notebooks afterwards (``make zh``).
+cell's source changed; ``execute`` runs those notebooks in place (``make zh``
+does all three, and writes ``zh-CN/exercises/`` from ``zh-CN/solutions/``).
 ``check`` fails on anything untranslated, fuzzy or stale, and says which.
 """
 
@@ -44,6 +46,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 CATALOGS = ROOT / "i18n" / "zh_CN"
 TARGET = ROOT / "zh-CN"
 FOLDERS = ("notebooks", "solutions")
+PACKAGE = ROOT / "echo_lab"
+PACKAGE_CATALOG = PACKAGE / "locale" / "zh_CN" / "LC_MESSAGES" / "echo_lab.po"
 LANGUAGE_LINE = "import echo_lab.i18n; echo_lab.i18n.use('zh_CN')  # 检查和提示用中文"
 # The tutorial's printed lines stay English, as they are in the tutorial (and in its Chinese translation).
 TRANSCRIPT = ("listening on", "accepted connection from", "echoing", "closing connection", "starting connection",
@@ -141,6 +145,20 @@ def units(nb):
     return found
 
 
+def package_units():
+    """[(context, msgid, occurrence)]: the package's messages, each written as ``_("...")``."""
+    found, seen = [], set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_" \
+                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                msgid = node.args[0].value
+                if msgid not in seen:
+                    seen.add(msgid)
+                    found.append(("", msgid, f"{path.relative_to(ROOT)}:{node.lineno}"))
+    return found
+
+
 # -- catalogs -------------------------------------------------------------------------------------
 
 def catalog_path(english):
@@ -154,20 +172,21 @@ def edition():
 
 
 def update(english):
-    """Bring ``english``'s catalog in step; return (new, fuzzy) counts."""
-    path = catalog_path(english)
+    """Bring ``english``'s catalog (a notebook's, or the package's) in step; return (new, fuzzy) counts."""
+    if english == PACKAGE:
+        path, current = PACKAGE_CATALOG, package_units()
+    else:
+        path, current = catalog_path(english), units(nbformat.read(english, as_version=4))
     old = polib.pofile(str(path)) if path.exists() else None
     known = {(e.msgctxt or "", e.msgid): e for e in (old or []) if not e.obsolete}
     catalog = polib.POFile(wrapwidth=0)
     catalog.metadata = {"Project-Id-Version": "echo-lab", "Language": "zh_CN", "MIME-Version": "1.0",
                         "Content-Type": "text/plain; charset=UTF-8", "Content-Transfer-Encoding": "8bit"}
-    nb = nbformat.read(english, as_version=4)
-    current = units(nb)
     unused = [e for key, e in known.items() if key not in {(c, m) for c, m, _ in current}]
     new = fuzzy = 0
     for context, msgid, where in current:
-        entry = polib.POEntry(msgctxt=context or None, msgid=msgid, msgstr="",
-                              occurrences=[(f"{english.parent.name}/{english.name}", where)])
+        source = "echo_lab" if english == PACKAGE else f"{english.parent.name}/{english.name}"
+        entry = polib.POEntry(msgctxt=context or None, msgid=msgid, msgstr="", occurrences=[(source, where)])
         if (context, msgid) in known:
             kept = known[(context, msgid)]
             entry.msgstr, entry.flags, entry.previous_msgid = kept.msgstr, list(kept.flags), kept.previous_msgid
@@ -183,17 +202,27 @@ def update(english):
         catalog.append(entry)
     path.parent.mkdir(parents=True, exist_ok=True)
     catalog.save(str(path))
+    if english == PACKAGE:
+        catalog.save_as_mofile(str(path.with_suffix(".mo")))
     return new, fuzzy
 
 
 def problems(english):
     """What keeps ``english``'s catalog from building: untranslated, fuzzy, changed in English."""
-    path = catalog_path(english)
-    name = f"{english.parent.name}/{english.stem}.po"
+    if english == PACKAGE:
+        path, name, current = PACKAGE_CATALOG, "echo_lab.po", package_units()
+    else:
+        path, name = catalog_path(english), f"{english.parent.name}/{english.stem}.po"
+        current = units(nbformat.read(english, as_version=4))
     catalog = polib.pofile(str(path))
     entries = {(e.msgctxt or "", e.msgid): e for e in catalog if not e.obsolete}
     found = []
-    for context, msgid, where in units(nbformat.read(english, as_version=4)):
+    if english == PACKAGE:
+        mo = path.with_suffix(".mo")
+        pairs = lambda cat: {(e.msgctxt, e.msgid, e.msgstr) for e in cat if e.msgstr and "fuzzy" not in e.flags}  # noqa: E731
+        if not mo.exists() or pairs(polib.mofile(str(mo))) != pairs(catalog):
+            found.append(f"{name}: its .mo is not compiled from it (run tools/translate.py build)")
+    for context, msgid, where in current:
         entry = entries.get((context, msgid))
         first = msgid.splitlines()[0][:70]
         if entry is None:
@@ -202,9 +231,15 @@ def problems(english):
             found.append(f"{name}: untranslated, {where}: {first!r}")
         elif "fuzzy" in entry.flags:
             found.append(f"{name}: fuzzy (the English changed), {where}: {first!r}")
+        elif english == PACKAGE and _fields(msgid) != _fields(entry.msgstr):
+            found.append(f"{name}: not the same {{fields}} as the English, {where}: {entry.msgstr!r}")
         elif context == "string" and not _same_literal(msgid, entry.msgstr):
             found.append(f"{name}: not a string literal of the same kind and fields, {where}: {entry.msgstr!r}")
     return found
+
+
+def _fields(text):
+    return sorted(re.findall(r"{[^{}]*}", text))
 
 
 def _same_literal(english, chinese):
@@ -324,19 +359,44 @@ def stale_or_write(write):
     return stale
 
 
+def unrun():
+    """Chinese notebooks with a code cell that has not been run."""
+    return [path for folder in FOLDERS for path in sorted((TARGET / folder).glob("*.ipynb"))
+            if any(c.cell_type == "code" and c.source.strip() and c.execution_count is None
+                   for c in nbformat.read(path, as_version=4).cells)]
+
+
+def execute(paths):
+    from nbclient import NotebookClient
+
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+                       allow_errors=False).execute()
+        nbformat.write(nb, path)
+        print("executed:", path.relative_to(ROOT))
+
+
 def main(argv):
     command, *paths = argv or ["check"]
     if command == "update":
-        for english in [pathlib.Path(p).resolve() for p in paths] or edition():
+        for english in [pathlib.Path(p).resolve() for p in paths] or [*edition(), PACKAGE]:
             new, fuzzy = update(english)
-            print(f"{catalog_path(english).relative_to(ROOT)}: {new} new, {fuzzy} fuzzy")
+            where = PACKAGE_CATALOG if english == PACKAGE else catalog_path(english)
+            print(f"{where.relative_to(ROOT)}: {new} new, {fuzzy} fuzzy")
         return 0
-    found = [line for english in edition() for line in problems(english)]
+    found = [line for english in [*edition(), PACKAGE] for line in problems(english)]
     if command == "build":
+        catalog = polib.pofile(str(PACKAGE_CATALOG))
+        catalog.save_as_mofile(str(PACKAGE_CATALOG.with_suffix(".mo")))
+        found = [line for line in found if "its .mo" not in line]
         stale = stale_or_write(write=True)
         print("written:", ", ".join(stale) if stale else "nothing (up to date)")
         for line in found:
             print("incomplete:", line)
+        return 0
+    if command == "execute":
+        execute([pathlib.Path(p).resolve() for p in paths] or unrun())
         return 0
     if command == "check":
         stale = stale_or_write(write=False)
