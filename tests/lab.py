@@ -35,7 +35,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
 class Lab:
     """A JupyterLab server over a copy of ``folders`` of the course, in ``tmp``."""
 
-    def __init__(self, root, tmp, folders=("notebooks",), trust=(), make_lab=False):
+    def __init__(self, root, tmp, folders=("notebooks",), trust=(), make_lab=False, locale=None):
         self.root = tmp / "course"
         for folder in folders:
             shutil.copytree(root / folder, self.root / folder)
@@ -49,6 +49,10 @@ class Lab:
         notebook = tmp / "settings" / "@jupyterlab" / "notebook-extension"
         notebook.mkdir(parents=True)  # draw every cell, not only those on screen
         (notebook / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+        if locale:  # JupyterLab's interface language (its language pack must be installed)
+            language = tmp / "settings" / "@jupyterlab" / "translation-extension"
+            language.mkdir(parents=True)
+            (language / "plugin.jupyterlab-settings").write_text(json.dumps({"locale": locale}))
         self.token = secrets.token_hex(16)
         self.runtime = tmp / "runtime"
         self.log = open(tmp / "lab.log", "w")

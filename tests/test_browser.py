@@ -66,6 +66,14 @@ def learner_lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def zh_lab(tmp_path_factory):
+    lab = Lab(ROOT, tmp_path_factory.mktemp("zh-lab"), folders=("zh-CN",), trust=("zh-CN/notebooks/*.ipynb",),
+              locale="zh_CN")
+    yield lab
+    lab.close()
+
+
+@pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -201,3 +209,15 @@ def test_learners_lab_from_make_lab_shows_the_course_and_no_nbgrader(learner_lab
     screenshot(page, SHOTS, "learner-terminal")
     assert str(learner_lab.venv) in text.splitlines()[1], f"the terminal's python is not the course's:\n{text}"
     assert "starting connection 1 to ('127.0.0.1', 1)" in text, text
+
+
+def test_the_chinese_index_runs_in_jupyterlabs_chinese_interface(zh_lab, page):
+    open_notebook(page, zh_lab, "zh-CN/notebooks/00-index.ipynb")
+    errors = run_all(page)
+    assert errors == [], f"cells raised in JupyterLab: {errors}"
+    menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
+    assert "文件" in menus and "File" not in menus, f"JupyterLab's menus are not in Chinese: {menus}"
+    heading = page.locator(".jp-RenderedMarkdown h1").first.inner_text()
+    assert heading.startswith("00") and any("\u4e00" <= ch <= "\u9fff" for ch in heading), heading
+    assert page.locator(".jp-RenderedImage img").count() >= 1, "the day-one timeline is not drawn"
+    screenshot(page, SHOTS, "zh-CN-00-index")
