@@ -124,3 +124,26 @@ def test_the_translation_uses_the_seed_words(english):
                     and term not in entry.msgstr.lower():
                 wrong.append(f"{term!r} is not kept in English in {entry.msgstr[:60]!r}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_no_picture_in_the_chinese_edition_misses_a_glyph():
+    """Plots keep English labels (or a CJK font): matplotlib's missing-glyph warning would show in the output."""
+    notebooks = sorted(translate.TARGET.rglob("*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+                assert "missing from" not in text and "Glyph" not in text, f"{path.name}: {text[:200]}"
+
+
+def test_a_missing_glyph_is_what_this_looks_for(recwarn):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    with matplotlib.rc_context({"font.family": ["DejaVu Sans"]}):
+        ax.set_title("事件循环")  # DejaVu Sans has no CJK glyphs
+        fig.canvas.draw()
+    plt.close(fig)
+    assert any("missing from" in str(w.message) and "Glyph" in str(w.message) for w in recwarn.list)
