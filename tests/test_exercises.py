@@ -11,6 +11,7 @@
 import copy
 import importlib.util
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -203,15 +204,85 @@ class ThisPython(KernelSpecManager):
                                       **ipykernel.kernelspec.get_kernel_dict())
 
 
+def run_notebook(nb, folder, twice=False):
+    """Run ``nb`` in a kernel of this Python, each code cell once (or twice in a row); return the errors."""
+    km = KernelManager(kernel_name="python3", kernel_spec_manager=ThisPython())
+    client = NotebookClient(nb, km=km, timeout=60, allow_errors=True, resources={"metadata": {"path": str(folder)}})
+    errors = []
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            for _ in range(2 if twice and cell.cell_type == "code" else 1):
+                if cell.cell_type == "code":
+                    client.execute_cell(cell, index)
+                    errors += [f"cell {index}: {o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
+    return errors
+
+
+def said(cell):
+    """What a cell showed: its printed text and its displayed values, as plain text."""
+    return "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+
+
 @pytest.mark.parametrize("name", [p.name for p in SOLUTION_NOTEBOOKS], ids=lambda n: n[:-6])
 def test_unfinished_exercise_runs_and_its_checks_say_not_attempted(name):
+    """Top to bottom, each code cell twice in a row ("run it again" must work too), without an error."""
     nb = nbformat.read(EXERCISES / name, as_version=4)
-    km = KernelManager(kernel_name="python3", kernel_spec_manager=ThisPython())
-    NotebookClient(nb, km=km, timeout=60, resources={"metadata": {"path": str(EXERCISES)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors
+    assert not run_notebook(nb, EXERCISES, twice=True)
     check_cells = [c for c in nb.cells if nbgrader_cell(c).get("grade")]
     assert check_cells
     for cell in check_cells:
-        said = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
-        assert "not attempted" in said, said
+        assert "not attempted" in said(cell), said(cell)
+
+
+# ---------------------------------------------------------------------------
+# a run cell tells the truth about a mistake, and agrees with the check
+
+def with_mistake(notebook, exercise, case):
+    """The solution notebook with one of test_checks.MISTAKES made in its answer cell."""
+    import test_checks
+
+    replacements = next(r for c, r, _ in test_checks.MISTAKES[exercise] if c == case)
+    function = test_checks.EXERCISES[exercise][1]
+    nb = nbformat.read(SOLUTIONS / f"{notebook}.ipynb", as_version=4)
+    answer = next(c for c in nb.cells if nbgrader_cell(c).get("solution") and f"def {function}(" in c.source)
+    answer.source = test_checks.mutate(answer.source, *replacements)
+    return nb
+
+
+def run_cell(nb, words):
+    return next(c for c in nb.cells if c.cell_type == "code" and words in c.source)
+
+
+LIBRARY = ("echo_lab/", "site-packages", "background.py", "recorder.py", "socket.py", "Traceback (most recent")
+
+
+def test_a_blocking_accepted_socket_runs_and_the_run_cell_says_what_happened_not_that_it_is_right():
+    nb = with_mistake("04-accept-wrapper", "accept_wrapper", "still-blocking")
+    assert not [e for e in run_notebook(nb, SOLUTIONS) if "AssertionError" not in e]  # only the hidden test fails
+    shown = said(run_cell(nb, "serve_tutorial_clients("))
+    assert "the 2 clients sent 88 bytes and got 88 bytes back" in shown, shown
+    assert "True" not in shown and "False" not in shown
+    assert "still blocking" in said(nb.cells[-1])
+
+
+def test_sent_bytes_never_sliced_off_show_as_numbers_and_the_learners_line():
+    nb = with_mistake("05-service-connection", "service_connection", "no-slice")
+    assert not [e for e in run_notebook(nb, SOLUTIONS) if "AssertionError" not in e]
+    shown = said(run_cell(nb, "serve_tutorial_clients("))
+    assert re.search(r"the 2 clients sent [\d,]+ bytes and got [\d,]+ bytes back", shown), shown
+    assert not any(word in shown for word in LIBRARY), shown
+    assert len(shown.splitlines()) <= 35, f"the transcript of a loop gone wrong is cut short:\n{shown}"
+    if "Your code raised an error" in shown:  # the server's error, when there is one: the learner's line
+        assert "in service_connection" in shown and "What it means:" in shown, shown
+    assert "Bytes that were sent are still in outb" in said(nb.cells[-1])
+
+
+def test_a_fix_that_never_drops_write_measures_as_busy_after_the_echo_as_the_check_finds():
+    nb = with_mistake("08-bug-hunt-busy-loop", "bug_hunt", "write-forever")
+    assert not [e for e in run_notebook(nb, SOLUTIONS) if "AssertionError" not in e]
+    shown = said(run_cell(nb, "try:\n    before, echo, after"))
+    before = int(re.search(r"before its echo: (\d+)", shown)[1])
+    after = int(re.search(r"after its echo: (\d+)", shown)[1])
+    assert before < 25 and after > 1000, shown
+    assert "the echo: b'ping'" in shown
+    assert "After the echo, select() woke up" in said(nb.cells[-1])

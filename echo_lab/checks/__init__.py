@@ -39,7 +39,10 @@ The modules, each readable on its own:
 * ``bughunt``: the always-WRITE busy loop (08);
 * ``messages``: the length-prefixed message reader, ``take_messages`` (09);
 * ``protocol``: the asyncio ``EchoProtocol`` that pushes back (10), served by
-  ``ProtocolServer`` on a loop thread.
+  ``ProtocolServer`` on a loop thread;
+* ``runs``: what the exercises' run cells print (``serve_tutorial_clients``,
+  ``run_tutorial_client``, ``show_error``): numbers, and errors shown as the
+  checks show them.
 """
 
 from .bughunt import BUSY, IDLE, check_bug_hunt  # noqa: F401
@@ -50,6 +53,7 @@ from .messages import check_take_messages, frame, reference_take_messages
 from .observe import mask_words  # noqa: F401
 from .protocol import BOUND, FLOOD, ProtocolServer, check_echo_protocol, flood
 from .results import Hint, Result, Solution
+from .runs import run_tutorial_client, serve_tutorial_clients, show_error
 from .server import (check_accept_wrapper, check_listening_socket, check_mask_names, check_register_listening,
                      check_service_connection)
 from .trial import CALL_TIMEOUT, HOST, NET_TIMEOUT, READ, WRITE  # noqa: F401
@@ -78,5 +82,8 @@ __all__ = [
     "frame",
     "hint",
     "reference_take_messages",
+    "run_tutorial_client",
+    "serve_tutorial_clients",
+    "show_error",
     "solution",
 ]

@@ -3,10 +3,13 @@
 The tutorial's server registers every connection for EVENT_WRITE, and a
 connected socket is almost always writable, so its loop never sleeps.  The
 fix is checked end to end, on a background server running the learner's
-``accept_wrapper`` and ``service_connection``: wake-ups are counted while a
-client sits idle, before and after an echo; a 1 MiB echo with small buffers
-must come back whole (the rest of a partial send waits for EVENT_WRITE);
-and the tutorial's clients must be served to the end.
+``accept_wrapper`` and ``service_connection``: the accepted socket must be
+non-blocking; wake-ups are counted while a client sits idle, before and
+after an echo; a 1 MiB echo with small buffers, to a client that waits a
+moment before it reads, must come back whole (the rest of a partial send
+waits for EVENT_WRITE); and the tutorial's clients must be served to the end.
+A connection whose key lost its data (``sel.modify`` without ``data=``) is
+reported when the loop takes it for the listening socket.
 """
 
 import selectors
@@ -16,13 +19,15 @@ import time
 
 from ..background import BackgroundServer, run_client
 from ..recorder import Recorder
-from .observe import _recv_upto
+from .observe import _blocking_hint, _recv_upto
 from .trial import HOST, NET_TIMEOUT, READ, _run, _Wrong
 
 __all__ = ["BUSY", "IDLE", "check_bug_hunt"]
 
 IDLE = 0.25  # seconds a client sits idle while the check counts select() calls
 BUSY = 25  # more select() calls than this in IDLE seconds, for one idle client, is a busy loop
+SLOW_READER = 0.2  # seconds the 1 MiB client waits before it starts reading its echo
+STALL = 1.0  # seconds without a byte of the echo: the rest is not coming
 
 
 def check_bug_hunt(accept_wrapper, service_connection, sel):
@@ -38,7 +43,17 @@ def _bug_hunt(trial, accept_fn, service_fn):
     lsock.listen()
     lsock.setblocking(False)
     sel.register(lsock, READ, data=None)
-    server = BackgroundServer(sel=sel, accept_wrapper=trial.rebind(accept_fn, sel),
+    learners_accept = trial.rebind(accept_fn, sel)
+
+    def accept_wrapper(sock):  # the loop calls it for every key whose data is None
+        if sock.fileno() != lsock.fileno():
+            raise _Wrong("The loop called accept_wrapper for a connection: its key's data had become "
+                         "None. `sel.modify(sock, events)` without `data=` sets the key's data to None, "
+                         "and the loop takes a key with no data for the listening socket.",
+                         hint="Pass the data on each time: `sel.modify(sock, events, data=data)`.")
+        learners_accept(sock)
+
+    server = BackgroundServer(sel=sel, accept_wrapper=accept_wrapper,
                               service_connection=trial.rebind(service_fn, sel)).start()
     finished = False
     try:
@@ -47,7 +62,8 @@ def _bug_hunt(trial, accept_fn, service_fn):
         try:
             server.stop()
         except BaseException as exc:  # the learner's error, raised in the server thread
-            trial.learner_error(exc, "while serving clients, your code")
+            trial.learner_error(exc, "While serving clients, your code",
+                                on_error={BlockingIOError: _blocking_hint})
     if not finished:
         raise _Wrong("The server's loop stopped while the check was running.")
     return ("An idle client costs no wake-ups before or after its echo, a 1 MiB echo comes back "
@@ -73,6 +89,12 @@ def _bug_hunt_steps(trial, server, sel):
     client = trial.connect(server.address)
     if not wait(lambda: server.connections() == 1, "the server to register the connection"):
         return False
+    conn = next((k.fileobj for k in server.registered() if k.data is not None), None)
+    if conn is not None and conn.getblocking():
+        raise _Wrong("The accepted socket is still blocking: a `send()` to a client that is slow to read, "
+                     "or one `recv()` too many, would freeze the whole server, every other client "
+                     "with it.", hint="Keep the tutorial's `conn.setblocking(False)` right after "
+                                      "`sock.accept()`.")
     n = wakeups()
     if n > BUSY:
         raise _Wrong(f"select() woke up {n} times in {IDLE:g} s for one idle client: the connection is "
@@ -108,12 +130,16 @@ def _bug_hunt_steps(trial, server, sel):
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     sender = threading.Thread(target=_send_quietly, args=(client, big), daemon=True)
     sender.start()
-    got = _recv_upto(client, len(big), timeout=NET_TIMEOUT * 2, until=lambda: not server.running)
+    # The client reads nothing for a moment: the echo piles up in data.outb and send() can take only
+    # part of it. A server that drops EVENT_WRITE after a partial send never sends the rest.
+    time.sleep(SLOW_READER)
+    got = _recv_upto(client, len(big), timeout=NET_TIMEOUT * 2, stall=STALL,
+                     until=lambda: not server.running)
     sender.join(NET_TIMEOUT)
     if not server.running:
         return False
     if got != big:
-        raise _Wrong(f"A client sent 1 MiB and got {len(got)} bytes back: when send() takes only part of "
+        raise _Wrong(f"A client sent 1 MiB and got {len(got):,} bytes back: when send() takes only part of "
                      "data.outb, the rest must be sent on a later EVENT_WRITE.",
                      hint="Keep EVENT_WRITE while data.outb holds bytes; drop it only when it is empty.")
     client.close()

@@ -14,7 +14,7 @@ from .. import seed
 from ..background import BackgroundServer, run_client
 from ..recorder import Recorder
 from .exercises import EXERCISES
-from .observe import (_RECV_ONLY_ON_READ, _check_closed, _recv_upto, _reference_client, _registered,
+from .observe import (_blocking_hint, _check_closed, _recv_upto, _reference_client, _registered,
                       _wait_key, mask_words)
 from .trial import HOST, NET_TIMEOUT, READ, WRITE, _run, _Wrong
 
@@ -133,7 +133,7 @@ def _client_service_connection(trial, fn):
     copy = trial.rebind(fn, fresh)
     call = lambda key, mask, what: trial.call(  # noqa: E731
         copy, key, mask, name=f"service_connection(key, {what})",
-        on_error={BlockingIOError: _RECV_ONLY_ON_READ})
+        on_error={BlockingIOError: _blocking_hint})
     peer, sock, data = _client_side(trial, fresh)
     fd = sock.fileno()
 

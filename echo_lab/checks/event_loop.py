@@ -7,6 +7,10 @@ a handler cannot hide one in the loop.  The check stops it by making a
 socket of its own readable: the check's ``service_connection`` then raises
 ``_StopLoop``.
 
+After the clients, the check registers a socket of its own for READ | WRITE
+that is only ever writable: the loop must pass on the ``mask`` that
+``select()`` returned (EVENT_WRITE), not ``key.events``.
+
 Before stopping it, the check leaves the loop with nothing to do for
 :data:`SPIN_WINDOW` seconds and counts the ``select()`` calls that came back
 with nothing ready.  A loop that waits (``timeout=None``) makes none; one
@@ -22,7 +26,7 @@ import time
 import types
 
 from .exercises import EXERCISES
-from .observe import _recv_upto
+from .observe import _recv_upto, mask_words
 from .trial import CALL_TIMEOUT, NET_TIMEOUT, READ, WRITE, _run, _StopLoop, _Wrong
 
 __all__ = ["SPINS", "SPIN_WINDOW", "check_event_loop"]
@@ -30,6 +34,7 @@ __all__ = ["SPINS", "SPIN_WINDOW", "check_event_loop"]
 SPIN_WINDOW = 0.2  # seconds the loop is left with nothing to do while select() calls are counted
 SPINS = 50  # more select() calls than this in SPIN_WINDOW, all with nothing ready: the loop spins
 _WAKE = types.SimpleNamespace(role="the check's stop signal")
+_PROBE = types.SimpleNamespace(role="the check's probe: registered for READ | WRITE, only ever writable")
 
 
 def check_event_loop(event_loop, sel):
@@ -59,7 +64,14 @@ def _event_loop(trial, fn):
         if sock.fileno() != lsock.fileno():
             problems.append("accept_wrapper was called with a socket that is not the listening one.")
             raise _StopLoop
-        conn, addr = sock.accept()
+        try:
+            conn, addr = sock.accept()
+        except BlockingIOError:
+            problems.append("accept_wrapper was called for the listening socket when no client was "
+                            "waiting: the loop handled an event it had already handled. Call "
+                            "`sel.select(timeout=None)` inside `while True:`, once per pass: each call "
+                            "says what is ready *now*.")
+            raise _StopLoop from None
         conn.setblocking(False)
         fresh.register(conn, READ, data=types.SimpleNamespace(addr=addr))
         accepted.append(addr)
@@ -79,6 +91,15 @@ def _event_loop(trial, fn):
             problems.append(f"service_connection was called with mask={mask!r}: pass the `mask` that "
                             "came with the key.")
             raise _StopLoop
+        if key.data is _PROBE:
+            if mask != WRITE:
+                problems.append(f"service_connection was called with mask={mask} ({mask_words(mask)}) for "
+                                "a socket registered for EVENT_READ | EVENT_WRITE that was only ready for "
+                                "EVENT_WRITE: pass the `mask` that select() returned with the key, not "
+                                "`key.events` (what the socket is registered for).")
+                raise _StopLoop
+            fresh.unregister(key.fileobj)  # seen once: enough
+            return
         served.append(mask)
         if mask & READ:
             data = key.fileobj.recv(1024)
@@ -116,6 +137,12 @@ def _event_loop(trial, fn):
         deadline = time.monotonic() + NET_TIMEOUT
         while worker.is_alive() and len(fresh.get_map()) > 2 and time.monotonic() < deadline:
             time.sleep(0.005)  # the loop closes the two connections
+        if worker.is_alive() and not problems:  # a socket ready for WRITE only: is the mask passed on?
+            probe, peer = socket.socketpair()
+            trial.own(probe), trial.own(peer)
+            fresh.register(probe, READ | WRITE, data=_PROBE)
+            while worker.is_alive() and fresh.get_map().get(probe) and time.monotonic() < deadline:
+                time.sleep(0.005)
         idle = _idle_selects(fresh, SPIN_WINDOW) if worker.is_alive() else 0
         wake_w.send(b"x")  # the loop calls service_connection for it: _StopLoop ends the loop
         worker.join(CALL_TIMEOUT)

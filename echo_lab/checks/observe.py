@@ -16,7 +16,7 @@ import time
 from .. import seed
 from ..background import BackgroundServer, run_client
 from ..recorder import Recorder
-from .trial import HOST, NET_TIMEOUT, READ, WRITE, _Wrong
+from .trial import HOST, NET_TIMEOUT, READ, WRITE, _learner_frames, _Wrong
 
 __all__ = ["mask_words"]
 
@@ -31,27 +31,61 @@ def mask_words(mask):
 # The hint for a recv on EVENT_WRITE only: the server's and the client's service_connection both get it.
 _RECV_ONLY_ON_READ = ("With mask EVENT_WRITE only there may be nothing to read: call `sock.recv` only "
                       "`if mask & selectors.EVENT_READ:`.")
+_NO_SENDALL = ("`sendall` on a non-blocking socket raises BlockingIOError as soon as the send buffer is "
+               "full, and the bytes it had sent are lost from view. Use `sent = sock.send(data.outb)`, "
+               "which sends what fits, and keep the rest: `data.outb = data.outb[sent:]`.")
+
+
+def _blocking_hint(error):
+    """The hint for a BlockingIOError raised by a service_connection: which call raised it?"""
+    frames = _learner_frames(error)
+    line = frames[-1].line if frames else ""
+    if "sendall" in line:
+        return _NO_SENDALL
+    if ".send(" in line:
+        return ("`send` raised BlockingIOError: the send buffer is full. Send only on EVENT_WRITE, and "
+                "keep what was not sent in data.outb.")
+    return _RECV_ONLY_ON_READ
 
 
 def _wait_key(sel, sock, bits, timeout=NET_TIMEOUT):
-    """Select on ``sel`` until ``sock`` is ready for one of ``bits``; return its key (a recording one)."""
+    """Select on ``sel`` until ``sock`` is ready for one of ``bits``; return its key (a recording one).
+
+    Raises _Wrong if the learner's code closed or unregistered ``sock`` (so it can never be ready),
+    or if it was not ready within ``timeout``.
+    """
+    if sock.fileno() == -1:
+        raise _Wrong("Your code closed a connection that was still open: the client had not closed it, "
+                     "and the check could not go on with it.",
+                     hint="Close a connection only when `recv` returns b'' (the other side closed), or, "
+                          "in the client, when every byte has come back.")
+    if not _registered(sel, sock):
+        raise _Wrong("Your code unregistered a connection that was still open: `sel` would never report "
+                     "it again.", hint="Unregister a connection only when you close it.")
     deadline = time.monotonic() + timeout
     fd = sock.fileno()
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise TimeoutError(f"the socket was not ready within {timeout:g} s")
+            raise _Wrong(f"A connection registered in `sel` was not reported ready for "
+                         f"{mask_words(bits).replace(' only', '')} within {timeout:g} s.",
+                         hint="Keep the connection registered for the events it waits for: "
+                              "`selectors.EVENT_READ | selectors.EVENT_WRITE`.")
         for key, mask in sel.select(timeout=left):
             if key.fd == fd and mask & bits:
                 return key
 
 
-def _recv_upto(sock, n, timeout=NET_TIMEOUT, until=None):
-    """Receive until ``n`` bytes, end of file, ``timeout`` or ``until()``; return what came."""
+def _recv_upto(sock, n, timeout=NET_TIMEOUT, until=None, stall=None):
+    """Receive until ``n`` bytes, end of file, ``timeout``, ``until()``, or (if given) ``stall``
+    seconds without a byte; return what came."""
     got = bytearray()
     deadline = time.monotonic() + timeout
+    last = time.monotonic()
     sock.settimeout(0.05)
     while len(got) < n and time.monotonic() < deadline and not (until and until()):
+        if stall is not None and time.monotonic() - last > stall:
+            break
         try:
             chunk = sock.recv(n - len(got))
         except socket.timeout:
@@ -61,6 +95,7 @@ def _recv_upto(sock, n, timeout=NET_TIMEOUT, until=None):
         if not chunk:
             break
         got += chunk
+        last = time.monotonic()
     sock.settimeout(NET_TIMEOUT)
     return bytes(got)
 
@@ -128,7 +163,8 @@ def _serve(trial, make_handlers, clients=2):
         except BaseException as exc:  # the learner's error, kept by the server thread
             error = error or exc
     if error is not None:
-        trial.learner_error(error, "while serving clients, your code")
+        trial.learner_error(error, "While serving clients, your code",
+                            on_error={BlockingIOError: _blocking_hint})
     if problem:
         raise _Wrong(problem)
 

@@ -11,7 +11,7 @@ import select
 import socket
 import types
 
-from .observe import (_RECV_ONLY_ON_READ, _check_closed, _events_of, _expect_return, _recv_upto,
+from .observe import (_blocking_hint, _check_closed, _events_of, _expect_return, _recv_upto,
                       _reference_server, _registered, _serve, _wait_key, mask_words)
 from .trial import HOST, NET_TIMEOUT, READ, WRITE, _run, _Wrong
 
@@ -104,6 +104,9 @@ def _register_listening(trial, fn):
                      hint="The event loop tells the listening socket by `key.data is None`: pass "
                           "`data=None`.")
     _expect_return(key, "the SelectorKey that `sel.register(...)` returns", "register_listening(lsock)")
+    if key is lsock:
+        raise _Wrong("register_listening returned lsock itself, not the SelectorKey that "
+                     "`sel.register(...)` returns.", hint="`return sel.register(...)`")
     if key != registered:
         raise _Wrong(f"register_listening returned {key!r}, not the SelectorKey.",
                      hint="`return sel.register(...)`")
@@ -131,6 +134,11 @@ def _mask_names(trial, fn):
         if got_list != expected:
             why = {3: " 3 is 0b11: both bits are set, so it is READ and WRITE at once.",
                    0: " 0 has no bit set."}.get(mask, "")
+            if mask in (READ, WRITE) and got_list == ["READ", "WRITE"]:
+                why = (f" `mask and ...` is true for any mask but 0: `and` does not test a bit, "
+                       f"`&` does ({mask} & 1 is {mask & 1}, {mask} & 2 is {mask & 2}).")
+            elif mask == READ | WRITE and got_list == ["WRITE", "READ"]:
+                why = " The names go in the bits' order: READ (1) first, then WRITE (2)."
             raise _Wrong(f"mask_names({mask}) returned {got!r}, expected {expected!r}.{why}",
                          hint="Test each bit on its own with `&`: `if mask & selectors.EVENT_READ:`.")
     return "mask_names gives ['READ'], ['WRITE'], ['READ', 'WRITE'] and [] for the masks 1, 2, 3 and 0."
@@ -227,7 +235,7 @@ def _service_connection(trial, fn):
     copy = trial.rebind(fn, fresh)
     call = lambda key, mask, what: trial.call(  # noqa: E731
         copy, key, mask, name=f"service_connection(key, {what})",
-        on_error={BlockingIOError: _RECV_ONLY_ON_READ})
+        on_error={BlockingIOError: _blocking_hint})
     conn, client, data = _server_side(trial, fresh)
     fd = conn.fileno()
 
@@ -276,6 +284,10 @@ def _service_connection(trial, fn):
                          hint="`sent = sock.send(data.outb)` then `data.outb = data.outb[sent:]`.")
     # WRITE with nothing to send: nothing happens
     call(_wait_key(fresh, conn, WRITE), WRITE, "EVENT_WRITE")
+    if conn.fileno() == -1 or not _registered(fresh, conn):
+        raise _Wrong("Called with mask EVENT_WRITE and an empty data.outb, it closed the connection: an "
+                     "empty outb only means that everything was echoed; the client is still there.",
+                     hint="Close only when `recv` returns b'' (the client closed).")
     if _recv_upto(client, 1, timeout=0.05) or data.outb:
         raise _Wrong("Called with mask EVENT_WRITE and an empty data.outb, it sent something.",
                      hint="Send only `if data.outb:`.")

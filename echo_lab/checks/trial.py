@@ -38,6 +38,7 @@ import ctypes
 import pathlib
 import selectors
 import socket
+import sysconfig
 import threading
 import traceback
 import types
@@ -53,6 +54,8 @@ HOST = "127.0.0.1"
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 _HERE = str(pathlib.Path(__file__).resolve().parents[1]) + "/"  # echo_lab's frames: not the learner's
 _ASYNCIO = str(pathlib.Path(asyncio.__file__).parent) + "/"  # nor asyncio's, calling a Protocol's methods
+_STDLIB = str(pathlib.Path(sysconfig.get_paths()["stdlib"])) + "/"  # nor socket.py's, selectors.py's...
+_PACKAGES = ("/site-packages/", "/dist-packages/")  # nor an installed library's
 
 
 class _Wrong(Exception):
@@ -73,15 +76,43 @@ class _StopLoop(BaseException):
     """Raised by the event-loop check's handlers to end the learner's ``while True`` loop."""
 
 
+def _is_learners(filename):
+    """Is this frame's file the learner's (a notebook cell, a module of their own)?"""
+    return (not filename.startswith((_HERE, _ASYNCIO, _STDLIB)) and not filename.endswith("threading.py")
+            and not any(folder in filename for folder in _PACKAGES))
+
+
 def _learner_frames(exc):
-    return [f for f in traceback.extract_tb(exc.__traceback__)
-            if not f.filename.startswith((_HERE, _ASYNCIO)) and not f.filename.endswith("threading.py")]
+    """The frames of ``exc``'s traceback in the learner's code: not this package's, not Python's own
+    (``socket.py`` raising for the learner's ``sock.recv``), not an installed library's."""
+    return [f for f in traceback.extract_tb(exc.__traceback__) if _is_learners(f.filename)]
+
+
+def _cell_name(filename):
+    """'Cell In[6]' for code run in a notebook cell (as IPython names it in its tracebacks), else None."""
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+        named = shell.compile.format_code_name(filename) if shell is not None else None
+    except Exception:  # not in IPython, or an IPython that names cells otherwise
+        named = None
+    return " ".join(named) if named else None
+
+
+def _format_frames(frames):
+    """Traceback lines for ``frames``: where (a notebook cell by its number), then the line itself."""
+    lines = []
+    for frame in frames:
+        where = _cell_name(frame.filename) or f'File "{frame.filename}"'
+        lines.append(f"  {where}, line {frame.lineno}, in {frame.name}\n")
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}\n")
+    return lines
 
 
 def _learner_traceback(exc):
-    """The traceback of ``exc`` without this package's frames and the thread machinery."""
-    frames = _learner_frames(exc)
-    lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+    """The traceback of ``exc`` with the learner's frames only (see :func:`_learner_frames`)."""
+    lines = _format_frames(_learner_frames(exc)) + traceback.format_exception_only(type(exc), exc)
     return "Traceback (most recent call last):\n" + "".join(lines)
 
 
@@ -190,7 +221,8 @@ class _Trial:
         """Call ``fn(*args)`` on a worker thread, bounded; return its value.
 
         ``NotImplementedError`` -> not attempted; another exception -> wrong,
-        with its traceback and the hint ``on_error`` gives for its type.
+        with its traceback and the hint ``on_error`` gives for its type (a text, or a function of
+        the exception that returns one).
         """
         name = name or getattr(fn, "__name__", "your function")
         box = {}
@@ -225,7 +257,7 @@ class _Trial:
         hint = "The last lines of the traceback show where in your code it failed."
         for exc_type, text in (on_error or {}).items():
             if isinstance(error, exc_type):
-                hint = text
+                hint = text(error) if callable(text) else text  # a function: the hint depends on the line
                 break
         raise _Wrong(f"{name} raised {type(error).__name__}: {error}", hint=hint,
                      traceback=_learner_traceback(error))
@@ -318,6 +350,11 @@ def _run(exercise, body, functions, sel, needs_sel=True):
                       "cell, then run this one again.")
     except _Wrong as wrong:
         return Result(exercise, "wrong", wrong.message, wrong.hint, wrong.traceback)
+    except OSError as exc:  # the check's own socket: the learner's code closed or reset the other end
+        return Result(exercise, "wrong",
+                      f"A connection the check was using failed ({type(exc).__name__}: {exc}): your code "
+                      "closed or reset it while the check still needed it.",
+                      "Close a connection only when `recv` returns b'' (the other side closed).")
     finally:
         trial.close()
     return Result(exercise, "passed", message)

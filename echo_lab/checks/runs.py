@@ -1,0 +1,288 @@
+"""What an exercise's "Run it" cell shows: the learner's code at work, in numbers, and its errors
+the way the checks show them.
+
+A run cell does not grade: the check cell does.  But what it prints must be
+true of the learner's code, and must not read as a verdict that the check
+then contradicts.  So the run cells print what happened, in numbers (bytes
+sent and echoed, connections left open), never a bare ``True``; and an
+exception from the learner's code is shown as a check shows it: the
+learner's own lines (not ``echo_lab``'s, not Python's ``socket.py``) and one
+line on what it means::
+
+    from echo_lab.checks import run_tutorial_client, serve_tutorial_clients, show_error
+
+    serve_tutorial_clients(sel, accept_wrapper, service_connection)   # a server exercise (01-05)
+    run_tutorial_client(sel, start_connections, service_connection)   # a client exercise (06, 07)
+
+    try:
+        ...
+    except Exception as error:
+        show_error(error)
+
+Both runners are bounded: the clients give up after ``timeout`` seconds and
+the server is always stopped.  A transcript is cut to its first
+:data:`LOG_LINES` lines: a loop gone wrong can print thousands.  A learner's
+client function that never returns runs in the cell itself: Kernel ->
+Interrupt stops it.
+"""
+
+import contextlib
+import errno
+import io
+import selectors
+import traceback
+
+from .. import seed
+from ..background import BackgroundServer, run_client
+from ..recorder import Recorder
+from .trial import _format_frames, _learner_frames
+
+__all__ = ["LOG_LINES", "run_tutorial_client", "serve_tutorial_clients", "show_error"]
+
+LOG_LINES = 20  # lines of a transcript a run cell prints
+
+
+def _meaning(error, gave_up=False):
+    """One line on what ``error`` means, for a learner."""
+    text = str(error)
+    if isinstance(error, ConnectionResetError):
+        why = " Here the clients had given up waiting, and closed their connections." if gave_up else ""
+        return "the other end closed the connection abruptly (a reset)." + why
+    if isinstance(error, ConnectionRefusedError):
+        return "nothing accepted the connection: the address has no listening socket."
+    if isinstance(error, BrokenPipeError):
+        return "a socket sent on a connection that the other end had already closed."
+    if isinstance(error, BlockingIOError):
+        return ("a non-blocking socket was not ready: `recv` with nothing to read, `send` or `sendall` with "
+                "a full buffer, `accept` with no client waiting, or `connect` (use `connect_ex`).")
+    if isinstance(error, KeyError) and "is already registered" in text:
+        return "that socket is already registered in `sel`: register each socket once."
+    if isinstance(error, KeyError) and "is not registered" in text:
+        return "that socket is not registered in `sel` (unregistered twice?)."
+    if isinstance(error, ValueError) and "Invalid file object" in text:
+        return "`sel` was given something that is not an open socket: `None` (a missing `return`?), or a closed one."
+    if isinstance(error, ValueError) and "no listening socket" in text:
+        return "the server's loop finds its listening socket by `data=None`: none was registered that way."
+    if isinstance(error, OSError) and error.errno == errno.EBADF:
+        return "a socket was used after it was closed."
+    if isinstance(error, OSError) and error.errno == errno.EINVAL and "accept" in _last_line(error):
+        return ("the loop calls accept_wrapper for every key whose data is None, and `accept()` works on the "
+                "listening socket only: was a connection registered (or modified) without `data=data`?")
+    if isinstance(error, TypeError) and "str" in text and "bytes" in text:
+        return "text (str) and bytes were mixed: sockets send and receive bytes, such as b''."
+    stuck_loop = any(f.name == "on_loop" for f in traceback.extract_tb(error.__traceback__))  # ProtocolServer's
+    if isinstance(error, TimeoutError) and stuck_loop:
+        return "the server's asyncio loop did not answer in time: one of your methods blocks, or loops forever."
+    if isinstance(error, TimeoutError):
+        return "a wait gave up: what it waited for did not come in time."
+    if isinstance(error, (AttributeError, TypeError)) and "'NoneType'" in text:
+        return "something was None where a value was expected: did a function forget to `return`?"
+    if isinstance(error, RuntimeError) and "did not stop" in text:
+        return "a handler blocked, or looped, and held up the whole server."
+    if _learner_frames(error):
+        return "the last line of yours above is where it failed; the check cell below says more."
+    return "the check cell below says what in your code led to it."
+
+
+def _last_line(error):
+    frames = _learner_frames(error)
+    return (frames[-1].line or "") if frames else ""
+
+
+def _error_line(error):
+    """'ValueError: too long', 'struct.error: ...': as the last line of a traceback."""
+    kind = type(error)
+    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    return f"{name}: {error}" if str(error) else name
+
+
+def show_error(error, gave_up=False):
+    """Print ``error`` as a check shows it: the learner's own lines, the error, what it means.
+
+    ``NotImplementedError`` (the exercise as handed out) prints which function is
+    not written yet.  ``gave_up``: the clients had given up waiting (a reset follows).
+    """
+    frames = _learner_frames(error)
+    if isinstance(error, NotImplementedError):
+        name = frames[-1].name if frames else "your function"
+        print(f"{name} is not written yet: write it above, run that cell, then this one again.")
+        return
+    lines = ["Your code raised an error:" if frames else "An error stopped the run:"]
+    lines += [line.rstrip("\n") for line in _format_frames(frames)]
+    lines.append(_error_line(error))
+    lines.append(f"What it means: {_meaning(error, gave_up)}")
+    print("\n".join(lines))
+
+
+def _print_lines(lines, limit=LOG_LINES, dropped=False, more=0):
+    if dropped:
+        print(f"(more than {len(lines):,} lines were printed: only the last {len(lines):,} are kept)")
+    for line in lines[:limit]:
+        print(line)
+    more += max(0, len(lines) - limit)
+    if more:
+        print(f"... and {more:,} more lines")
+
+
+def _bytes(n):
+    return f"{n:,} byte" + ("" if n == 1 else "s")
+
+
+def serve_tutorial_clients(sel, accept_wrapper, service_connection, clients=2, timeout=2.0):
+    """Serve ``clients`` of the tutorial's clients with these handlers, then print what happened.
+
+    ``sel`` is the selector the handlers use, with a listening socket registered
+    (``data=None``).  The loop runs on a :class:`BackgroundServer`; the clients run
+    here, for at most ``timeout`` seconds.  Prints the server's transcript (its
+    first :data:`LOG_LINES` lines), the bytes the clients sent and got back, the
+    connections left open, and an error of your code the way the checks show it.
+    """
+    try:
+        server = BackgroundServer(sel=sel, accept_wrapper=accept_wrapper, service_connection=service_connection)
+    except Exception as exc:  # no listening socket in sel, say
+        show_error(exc)
+        return
+    client_sel = Recorder(selectors.DefaultSelector())
+    start_connections, client_service = seed.client_functions(client_sel, print=lambda *args: None)
+    started = []  # each connection's data: the tutorial's client counts what it sent and received
+
+    def start(host, port, num_conns):
+        start_connections(host, port, num_conns)
+        started.extend(key.data for key in client_sel.get_map().values())
+
+    result = client_error = server_error = None
+    still_open = 0
+    server.start()
+    try:
+        result = run_client(server.address, clients, sel=client_sel, start_connections=start,
+                            service_connection=client_service, timeout=timeout)
+        server.wait_idle(timeout=timeout)
+    except TimeoutError:
+        still_open = server.connections()
+    except Exception as exc:  # the clients' error (connection refused), or the loop's (from wait_idle)
+        if result is None:
+            client_error = exc
+        else:
+            server_error = exc
+    finally:
+        try:
+            server.stop()
+        except Exception as exc:  # the loop's error (your code's), if wait_idle did not raise it
+            server_error = server_error or exc
+    if isinstance(server_error, NotImplementedError):
+        show_error(server_error)
+        return
+    _print_lines(list(server.log), dropped=len(server.log) == server.log.maxlen)
+    gave_up = result is not None and result.timed_out
+    if started:  # counted by the tutorial's client, also when it stopped on an error
+        sent = sum(d.msg_total - sum(map(len, d.messages)) - len(d.outb) for d in started)
+        received = sum(d.recv_total for d in started)
+        line = f"the {clients} clients sent {_bytes(sent)} and got {_bytes(received)} back"
+        if gave_up:
+            line += f"; after {timeout:g} s they gave up waiting, with connections still open"
+        print(line)
+    if still_open:
+        print(f"{still_open} connection(s) still registered in the server {timeout:g} s after the clients "
+              "had closed theirs")
+    if server_error is not None:
+        show_error(server_error, gave_up=gave_up)
+    if client_error is not None:
+        print(f"The tutorial's client stopped: {_error_line(client_error)}\n"
+              f"What it means: {_meaning(client_error)}")
+
+
+class _Lines(io.TextIOBase):
+    """A stream that keeps the first ``keep`` lines written to it and counts the others."""
+
+    def __init__(self, keep):
+        self.keep, self.lines, self.more, self.partial = keep, [], 0, ""
+
+    def write(self, text):
+        *complete, self.partial = (self.partial + text).split("\n")
+        for line in complete:
+            if len(self.lines) < self.keep:
+                self.lines.append(line)
+            else:
+                self.more += 1
+        return len(text)
+
+    def done(self):
+        if self.partial:
+            self.write("\n")
+        return self.lines, self.more
+
+
+class _Counted:
+    """A socket whose ``send``/``recv`` also add up the bytes in ``tally`` (a dict)."""
+
+    def __init__(self, sock, tally):
+        self._sock, self._tally = sock, tally
+
+    def send(self, data, *flags):
+        n = self._sock.send(data, *flags)
+        self._tally["sent"] += n
+        return n
+
+    def sendall(self, data, *flags):
+        self._sock.sendall(data, *flags)
+        self._tally["sent"] += len(data)
+
+    def recv(self, bufsize, *flags):
+        data = self._sock.recv(bufsize, *flags)
+        self._tally["received"] += len(data)
+        return data
+
+    def fileno(self):
+        return self._sock.fileno()
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def run_tutorial_client(sel, start_connections, service_connection, connections=2, timeout=2.0):
+    """Run the tutorial's client with these functions against the tutorial's server; print what happened.
+
+    ``sel`` is the selector the functions use.  The client runs here, for at most
+    ``timeout`` seconds; the server runs on a :class:`BackgroundServer`.  Prints the
+    client's transcript (its first :data:`LOG_LINES` lines), the bytes the connections
+    sent and got back, and an error the way the checks show it.
+    """
+    tally = {"sent": 0, "received": 0}
+
+    def counted(key, mask):  # the same call, with a socket that counts the bytes it moves
+        return service_connection(key._replace(fileobj=_Counted(key.fileobj, tally)), mask)
+
+    printed = _Lines(LOG_LINES)
+    result = client_error = server_error = None
+    server = BackgroundServer("seed").start()
+    try:
+        with contextlib.redirect_stdout(printed):
+            result = run_client(server.address, connections, sel=sel, start_connections=start_connections,
+                                service_connection=counted, timeout=timeout)
+    except Exception as exc:  # your function's error: the client stopped there
+        client_error = exc
+    finally:  # also when Kernel -> Interrupt stopped a client that never finished
+        try:
+            server.wait_idle(timeout=timeout)
+        except TimeoutError:
+            pass  # a connection the client left open: the server closes it when it stops
+        except Exception as exc:  # the tutorial's server stopped: a reset from the client, say
+            server_error = exc
+        finally:
+            server.stop(raise_error=False)
+    lines, more = printed.done()
+    _print_lines(lines, more=more)
+    if isinstance(client_error, NotImplementedError):
+        show_error(client_error)
+        return
+    if result is not None:
+        line = (f"the {connections} connections sent {_bytes(tally['sent'])} and got "
+                f"{_bytes(tally['received'])} back")
+        line += (f"; after {timeout:g} s the client gave up waiting, with connections still open"
+                 if result.timed_out else "; the client closed them all")
+        print(line)
+    if client_error is not None:
+        show_error(client_error)
+    if server_error is not None:
+        print(f"The tutorial's server stopped: {_error_line(server_error)}\n"
+              f"What it means: {_meaning(server_error, gave_up=result is not None and result.timed_out)}")
