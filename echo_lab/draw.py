@@ -31,7 +31,8 @@ from matplotlib.ticker import MaxNLocator
 
 from .recorder import READ, WRITE, mask_name
 
-__all__ = ["MASK_COLORS", "MARKERS", "mask_bits", "timeline", "timeline_layout", "wakeups"]
+__all__ = ["MASK_COLORS", "MARKERS", "byte_labels", "mask_bits", "timeline", "timeline_layout",
+           "wakeups"]
 
 # Okabe-Ito, a palette that colour-blind readers can tell apart.
 MASK_COLORS = {READ: "#0072B2", WRITE: "#E69F00", READ | WRITE: "#CC79A7"}
@@ -47,6 +48,8 @@ OFFSET = {"accept": 0.0, "recv": -0.15, "send": 0.15, "close": 0.3,
 CELL, BAR = (-0.3, 0.3), (0.34, 0.46)  # y extent around a row's centre (rows grow downwards)
 FEW_ROWS, FEW_NOTES = 8, 300  # annotate byte counts only below these
 MAX_TICKS = 40  # label every row up to this many rows
+TITLE_SIZE = 12  # wake-up panel titles: a three-panel figure is shrunk to the page's width
+LABELS_PER_ROW = 40  # byte-count labels that fit side by side across the axes
 
 
 # -- mask bits -------------------------------------------------------------
@@ -229,8 +232,15 @@ def _draw_rects(ax, rects, extent, name, edges, alpha=1.0):
 
 
 def _draw_marks(ax, marks, few):
-    """One scatter per kind of action; byte counts written beside them when there are few."""
+    """One scatter per kind of action; byte counts written beside them when there are few.
+
+    Byte counts closer together than a label's width would overprint each
+    other (a busy run does all its work in a few calls at one end): such a
+    run of marks on one row gets one label, their total (``44+EOF`` when the
+    peer's end of file is among them).
+    """
     notes = sum(len(marks.get(kind, ())) for kind in ("recv", "send"))
+    span = _span(marks)
     for kind, marker in MARKERS.items():
         points = marks.get(kind)
         if not points:
@@ -240,10 +250,35 @@ def _draw_marks(ax, marks, few):
                    linewidths=0.8 if kind == "change" else 0.4,
                    edgecolors="white" if kind != "change" else None, zorder=3, gid=kind)
         if few and notes <= FEW_NOTES and kind in ("recv", "send"):
-            for xi, yi, n in points:
-                ax.annotate("EOF" if kind == "recv" and n == 0 else str(n), (xi, yi),
-                            xytext=(0, 7 if kind == "send" else -9), textcoords="offset points",
-                            ha="center", fontsize=7, gid=f"bytes {kind}")
+            for xi, yi, text in byte_labels(points, span / LABELS_PER_ROW, eof=kind == "recv"):
+                ax.annotate(text, (xi, yi), xytext=(0, 7 if kind == "send" else -9),
+                            textcoords="offset points", ha="center", fontsize=7,
+                            gid=f"bytes {kind}")
+
+
+def _span(marks):
+    xs = [x for points in marks.values() for x, _, _ in points]
+    return max(max(xs) - min(xs), 1.0) if xs else 1.0
+
+
+def byte_labels(points, gap, eof=True):
+    """``(x, row, text)`` per label: marks on one row closer than ``gap`` share one label.
+
+    ``points`` are ``(x, row, nbytes)``.  The label sits on the group's first
+    mark and says its bytes; with ``eof``, 0 bytes is ``"EOF"`` (a ``recv``
+    of 0 bytes: the peer closed).
+    """
+    labels, groups = [], {}  # row -> [x of the group's first mark, bytes, eof seen]
+    for x, row, n in sorted(points, key=lambda p: (p[1], p[0])):
+        group = groups.get(row)
+        if group is None or x - group[0] >= gap:
+            group = groups[row] = [x, 0, False]
+            labels.append((row, group))
+        group[1] += n
+        group[2] = group[2] or (eof and n == 0)
+    return [(g[0], row, "+".join(filter(None, (str(g[1]) if g[1] or not g[2] else "",
+                                                "EOF" if g[2] else ""))))
+            for row, g in labels]
 
 
 def _label_axes(ax, events, rows, by):
@@ -271,6 +306,9 @@ def _timeline_legend(ax, layout, markers):
     names = {"change": "register / modify / unregister"}
     handles += [Line2D([], [], ls="", marker=MARKERS[k], color="black", label=names.get(k, k))
                 for k in MARKERS if markers and k in layout["marks"]]
+    if markers and any(k in layout["marks"] for k in ("recv", "send")):
+        handles.append(Line2D([], [], ls="",
+                              label="numbers: bytes (marks close\ntogether share one total)"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
               frameon=False)
 
@@ -283,18 +321,20 @@ def wakeups(recordings, bin=None, cpu=None):
     WRITE)": events1, "fixed": events2}``.  ``bin`` is the width of a time bin
     in seconds (default: a fortieth of the longest recording).  ``cpu`` may map
     a name to the CPU it used, as a fraction of one core (``0.98``), shown in
-    its panel's title.  Returns the Figure.
+    its panel's title.  A bin with no ``select()`` call is left blank (a log
+    scale has no 0).  If the recorder dropped the oldest events (its ring was
+    full), the title says the panel shows only the last calls.  Returns the Figure.
     """
     if not recordings:
         raise ValueError("give at least one recording: {name: events}")
     times = {name: _select_times(events) for name, events in recordings.items()}
     longest = max((t[-1] for t in times.values() if len(t)), default=0.0)
     bin = bin or max(longest / 40, 1e-3)
-    fig, axes = plt.subplots(1, len(times), figsize=(4.5 * len(times), 3.2), sharey=True,
+    fig, axes = plt.subplots(1, len(times), figsize=(4.5 * len(times), 3.6), sharey=True,
                              squeeze=False, layout="constrained")
     for i, (ax, (name, t)) in enumerate(zip(axes[0], times.items())):
         color = PANEL_COLORS[i % len(PANEL_COLORS)]
-        _wakeup_panel(ax, name, t, bin, (cpu or {}).get(name), color)
+        _wakeup_panel(ax, name, t, bin, (cpu or {}).get(name), color, _calls_made(recordings[name]))
     axes[0][0].set_ylabel("select() calls per second")
     return fig
 
@@ -304,16 +344,30 @@ def _select_times(events):
     return t - t[0] if len(t) else t
 
 
-def _wakeup_panel(ax, name, t, bin, cpu, color):
+def _calls_made(events):
+    """``(first, last)``: the numbers of the first and last select() call recorded.
+
+    ``first`` is 1 unless the recorder's ring dropped the oldest events.
+    """
+    calls = [e.call for e in events if e.kind == "select"]
+    return (calls[0], calls[-1]) if calls else (1, 0)
+
+
+def _wakeup_panel(ax, name, t, bin, cpu, color, calls=(1, 0)):
     edges = np.arange(0.0, (t[-1] if len(t) else 0.0) + bin * 1.001, bin)
     edges = edges if len(edges) > 1 else np.array([0.0, bin])
     counts, _ = np.histogram(t, edges)
     rate = np.where(counts > 0, counts / bin, np.nan)  # an empty bin has no place on a log scale
     ax.stairs(rate, edges, fill=True, color=color, gid=f"wakeups {name}")
     ax.set_yscale("log")
+    first, last = calls
     title = f"{name}\n{len(t):,} select() calls in {t[-1] if len(t) else 0:.3g} s"
-    ax.set_title(title + (f", CPU {cpu:.0%} of a core" if cpu is not None else ""), fontsize=9)
-    ax.set_xlabel("time since the first select() (s)")
+    title += f", CPU {cpu:.0%} of a core" if cpu is not None else ""
+    if first > 1:  # the recorder's ring dropped the oldest events: say the panel shows the end only
+        title += f"\nonly the last {len(t):,} of {last:,} kept (recorder full)"
+    ax.set_title(title, fontsize=TITLE_SIZE)
+    ax.set_xlabel("time since the first select() shown (s)" if first > 1
+                  else "time since the first select() (s)")
 
 
 def _figure(ax, size):

@@ -4,7 +4,8 @@
   ``select()`` call: what was registered, what was ready, what the handler
   did.  A ``Play`` button, a slider and a ``Stack`` of the frames are linked
   with ``jslink``, so stepping runs in the browser alone: it still works in
-  a saved, trusted notebook with no kernel behind it.
+  a saved, trusted notebook with no kernel behind it (and hides JupyterLab's
+  "disconnected" mark there, which would make it look broken).
 * :class:`LiveView` shows a running :class:`~echo_lab.BackgroundServer`'s
   registered sockets and latest events, refreshed from a daemon thread.
 
@@ -60,18 +61,31 @@ class Stepper(widgets.VBox):
     Attributes: ``play``, ``slider``, ``note``, ``stack``, ``frames`` (the
     HTML widgets), ``calls`` (the select() call number of each frame) and
     ``links`` (the two ``jslink``: play -> slider, slider -> stack).
+
+    The slider counts frames from 1, as the frames' headings do ("frame 1 of
+    4"): it is a ``SelectionSlider`` whose labels are "1", "2"...; its
+    ``index`` (from 0) is what the links carry.  ``play.interval`` is the time
+    a frame stays on screen, in milliseconds.
     """
 
-    def __init__(self, frames, calls, total):
+    def __init__(self, frames, calls, total, interval=1.5):
         last = max(len(frames) - 1, 0)
         self.frames, self.calls = frames, calls
-        self.play = widgets.Play(min=0, max=last, interval=600, description="play")
-        self.slider = widgets.IntSlider(min=0, max=last, description="frame")
+        seconds = f"{interval:g} s"
+        # No description: the front end shows a Play's tooltip only on a Play without one.
+        self.play = widgets.Play(min=0, max=last, interval=round(interval * 1000), show_repeat=False,
+                                 tooltip=f"Play/pause: the next frame every {seconds}. "
+                                         "Stop: back to frame 1.")
+        self.slider = widgets.SelectionSlider(options=[str(i + 1) for i in range(last + 1)], index=0,
+                                              description="frame",
+                                              tooltip="Drag to any frame, or click the slider and "
+                                                      "use the arrow keys.")
         self.stack = widgets.Stack(frames, selected_index=0 if frames else None)
-        self.note = widgets.HTML(_note(len(frames), total))
-        self.links = [widgets.jslink((self.play, "value"), (self.slider, "value")),
-                      widgets.jslink((self.slider, "value"), (self.stack, "selected_index"))]
+        self.note = widgets.HTML(_STYLE + _note(len(frames), total))
+        self.links = [widgets.jslink((self.play, "value"), (self.slider, "index")),
+                      widgets.jslink((self.slider, "index"), (self.stack, "selected_index"))]
         super().__init__([widgets.HBox([self.play, self.slider]), self.note, self.stack])
+        self.add_class("echo-lab-stepper")
 
     def close_all(self):
         """Close this widget and every widget it made (frees their comms)."""
@@ -84,6 +98,14 @@ class Stepper(widgets.VBox):
         return "<Stepper: run the cell, or trust the notebook, to step through select() calls>"
 
 
+# Widgets restored from a saved notebook have no kernel behind them, and JupyterLab
+# marks each one with a red broken-link icon (the class jupyter-widgets-disconnected).
+# The stepper needs no kernel (its links run in the browser), so it hides that mark.
+_STYLE = ("<style>.echo-lab-stepper.jupyter-widgets-disconnected::before,"
+          ".echo-lab-stepper .jupyter-widgets-disconnected::before"
+          "{content:none;display:none}</style>")
+
+
 def _note(frames, total):
     if total == 0:
         return "No select() call was recorded."
@@ -93,15 +115,19 @@ def _note(frames, total):
             "(the first and the last are kept).")
 
 
-def stepper(events, max_frames=1000):
+def stepper(events, max_frames=1000, interval=1.5):
     """A widget stepping through ``events`` (from ``Recorder.events()``) one select() call at a time.
 
     With more select() calls than ``max_frames``, frames are taken evenly
-    (first and last kept) and a note says so.  Returns a :class:`Stepper`.
-    Raises ``ValueError`` if ``max_frames`` < 2.
+    (first and last kept) and a note says so.  ``interval`` is how long Play
+    shows each frame, in seconds (long enough to read a table; change it
+    later with ``.play.interval``, in ms).  Returns a :class:`Stepper`.
+    Raises ``ValueError`` if ``max_frames`` < 2 or ``interval`` <= 0.
     """
     if max_frames < 2:
         raise ValueError(f"max_frames must be at least 2, not {max_frames}")
+    if not interval > 0:
+        raise ValueError(f"interval must be more than 0 seconds, not {interval}")
     selects = [e.call for e in events if e.kind == "select"]
     chosen = _thin(selects, max_frames)
     pages = _frame_pages(events, chosen) or ["<i>no select() call recorded</i>"]
@@ -109,7 +135,7 @@ def stepper(events, max_frames=1000):
     # The frames share one Layout and one style model: 1,000 of each would triple the saved size.
     frames = [first] + [widgets.HTML(page, layout=first.layout, style=first.style)
                         for page in pages[1:]]
-    return Stepper(frames, sorted(chosen), len(selects))
+    return Stepper(frames, sorted(chosen), len(selects), interval)
 
 
 def _thin(calls, limit):

@@ -139,12 +139,41 @@ def test_accept_is_drawn_on_the_listening_row(runs):
 
 def test_timeline_writes_byte_counts_for_a_few_sockets(runs):
     fig = draw.timeline(runs["seed"])
-    received = [t.get_text() for t in gid(fig, "bytes recv")]
-    sent = [t.get_text() for t in gid(fig, "bytes send")]
-    # chunking may vary (44 bytes at once, or 22 + 22): compare the totals
+    received = [p for t in gid(fig, "bytes recv") for p in t.get_text().split("+")]
+    sent = [p for t in gid(fig, "bytes send") for p in t.get_text().split("+")]
+    # chunking may vary (44 bytes at once, or 22 + 22), and close marks share a label: compare totals
     assert sum(int(n) for n in received if n != "EOF") == 2 * MESSAGE_BYTES
     assert received.count("EOF") == 2
     assert sum(int(n) for n in sent) == 2 * MESSAGE_BYTES
+
+
+def crowded(n_calls=300, busy=20):
+    """One client whose work is all in its first ``busy`` calls, then ``n_calls`` idle ones."""
+    label = "client 10.0.0.1:40000"
+    events = [Event(0.0, 0, "register", 10, label, events=READ | WRITE)]
+    for call in range(1, n_calls + 1):
+        events += [Event(call, call, "select", -1, "", ready=1),
+                   Event(call, call, "ready", 10, label, events=READ | WRITE, ready=READ | WRITE)]
+        if call <= busy:
+            events += [Event(call, call, "recv", 10, label, nbytes=10),
+                       Event(call, call, "send", 10, label, nbytes=10)]
+    return events + [Event(n_calls, n_calls, "recv", 10, label, nbytes=0)]
+
+
+def test_byte_counts_close_together_share_one_label_and_keep_the_total():
+    fig = draw.timeline(crowded())
+    for kind in ("recv", "send"):
+        labels = gid(fig, f"bytes {kind}")
+        assert len(labels) < 20 / 2, f"{kind}: {len(labels)} labels overprint each other"
+        xs = sorted(t.xy[0] for t in labels)
+        assert all(b - a >= 300 / draw.LABELS_PER_ROW - 1 for a, b in zip(xs, xs[1:]))
+        parts = [p for t in labels for p in t.get_text().split("+")]
+        assert sum(int(p) for p in parts if p != "EOF") == 200
+        assert parts.count("EOF") == (kind == "recv")
+    assert draw.byte_labels([(1, 0, 22), (1.5, 0, 22), (2, 0, 0), (9, 0, 44), (3, 1, 0)], gap=2) == [
+        (1, 0, "44+EOF"), (9, 0, "44"), (3, 1, "EOF")]
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("share one total" in t for t in legend)
 
 
 def test_timeline_by_time_puts_cells_in_time_order(runs):
@@ -249,6 +278,19 @@ def test_wakeups_draws_one_log_panel_per_recording(idle_runs):
         rate, edges, _ = one(fig, f"wakeups {name}").get_data()
         counted = np.nansum(rate * np.diff(edges))
         assert round(counted) == len(of_kind(events, "select"))
+
+
+def test_wakeups_titles_are_readable_and_say_when_the_recorder_was_full(idle_runs):
+    fig = draw.wakeups(idle_runs)
+    assert all(ax.title.get_fontsize() >= 12 for ax in fig.axes)
+    assert not any("only the last" in ax.get_title() for ax in fig.axes)  # nothing was dropped
+    seed = idle_runs["seed (always WRITE)"]
+    first_dropped = next(i for i, e in enumerate(seed) if e.kind == "select" and e.call > 100)
+    tail = seed[first_dropped:]  # as a full ring keeps them: the oldest events gone
+    calls = len(of_kind(tail, "select"))
+    last = max(e.call for e in seed if e.kind == "select")
+    title = draw.wakeups({"seed": tail}).axes[0].get_title()
+    assert f"only the last {calls:,} of {last:,} kept" in title
 
 
 def test_wakeups_make_the_busy_loop_obvious(idle_runs):

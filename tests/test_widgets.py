@@ -59,7 +59,11 @@ def test_stepper_has_one_frame_per_select_call(seed_run):
     step = every_call(seed_run)
     assert len(step.frames) == seed_run.calls == len(step.calls)
     assert step.calls == list(range(1, seed_run.calls + 1))
-    assert step.slider.max == step.play.max == seed_run.calls - 1
+    # the slider counts frames from 1, as the frames' headings do; the links carry its index
+    assert step.slider.options == tuple(str(i) for i in range(1, seed_run.calls + 1))
+    assert step.slider.label == "1" and step.slider.index == 0
+    assert step.play.min == 0 and step.play.max == seed_run.calls - 1
+    assert "(frame 1 of" in step.frames[0].value
     assert f"{seed_run.calls} select() calls, one frame each" in step.note.value
     for call, frame in zip(step.calls, step.frames):
         assert f"select() call {call}</b>" in frame.value
@@ -70,11 +74,34 @@ def test_stepper_links_play_slider_and_stack_in_the_browser(seed_run):
     play_to_slider, slider_to_stack = step.links
     assert all(isinstance(link, Link) for link in step.links)
     assert play_to_slider.source == (step.play, "value")
-    assert play_to_slider.target == (step.slider, "value")
-    assert slider_to_stack.source == (step.slider, "value")
+    assert play_to_slider.target == (step.slider, "index")
+    assert slider_to_stack.source == (step.slider, "index")
     assert slider_to_stack.target == (step.stack, "selected_index")
     assert isinstance(step.stack, ipywidgets.Stack) and step.stack.children == tuple(step.frames)
     assert step.stack in step.children and step.note in step.children
+
+
+def test_stepper_plays_slowly_enough_to_read_and_says_what_its_controls_do(seed_run):
+    step = widgets.stepper(seed_run.events())
+    assert step.play.interval == 1500  # ms a frame: a table takes a moment to read
+    assert widgets.stepper(seed_run.events(), interval=2).play.interval == 2000
+    assert "1.5 s" in step.play.tooltip and "Stop" in step.play.tooltip
+    assert not step.play.description  # JupyterLab shows the tooltip only without a description
+    assert not step.play.show_repeat
+    assert "Drag" in step.slider.tooltip
+    with pytest.raises(ValueError):
+        widgets.stepper(seed_run.events(), interval=0)
+
+
+def test_saved_stepper_hides_jupyterlabs_disconnected_mark(seed_run):
+    # Restored from a saved notebook, widgets carry jupyter-widgets-disconnected, which
+    # JupyterLab marks with a red broken-link icon; the stepper works without a kernel.
+    step = widgets.stepper(seed_run.events())
+    assert "echo-lab-stepper" in step._dom_classes
+    style = re.search(r"<style>(.*?)</style>", step.note.value).group(1)
+    assert ".echo-lab-stepper .jupyter-widgets-disconnected::before" in style
+    assert ".echo-lab-stepper.jupyter-widgets-disconnected::before" in style
+    assert "display:none" in style
 
 
 def test_frames_say_what_was_registered_ready_and_done(seed_run):
