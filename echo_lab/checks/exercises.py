@@ -266,7 +266,7 @@ def take_messages(data):
         del data.inb[:end]
     return messages""",
     ),
-    "EchoProtocol": Exercise(  # beyond the tutorial: lesson 11's asyncio server, pushing back
+    "EchoProtocol": Exercise(  # beyond the tutorial: lesson 12's asyncio server, pushing back
         name="EchoProtocol",
         hints=(
             "Three methods, one line each. `data_received` echoes; the other two are asyncio telling "

@@ -1,6 +1,6 @@
 """The asyncio echo server that pushes back (exercise 10): ``EchoProtocol``.
 
-Lesson 11 wrote the echo server as an ``asyncio.Protocol``; lesson 10 showed
+Lesson 12 wrote the echo server as an ``asyncio.Protocol``; lesson 11 showed
 what a client that sends and never reads does to a server that buffers
 without limit.  An asyncio transport buffers without limit too, unless the
 protocol listens to it: the transport calls ``pause_writing()`` when its
