@@ -27,7 +27,7 @@ $(STAMP):       EXTRA := [dev]
 $(LAB_STAMP):   EXTRA :=
 $(TEACH_STAMP): EXTRA := [teacher]
 $(STAMP) $(LAB_STAMP) $(TEACH_STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "echo-lab needs Python 3.10 or newer; this is " + sys.version.split()[0])'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "echo-lab needs Python 3.11 or newer; this is " + sys.version.split()[0])'
 	test -x $(@D)/bin/python || $(PYTHON) -m venv $(@D)
 	$(@D)/bin/python -m pip install --quiet --disable-pip-version-check -e '.$(EXTRA)'
 	touch $@
