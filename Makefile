@@ -34,21 +34,7 @@ $(STAMP) $(LAB_STAMP) $(TEACH_STAMP): pyproject.toml
 
 install: $(STAMP)
 install-lab: $(LAB_STAMP)
-install-# JupyterLab's interface language is a user setting; this one lives in the environment, for lab-zh only.
-ZH_SETTINGS := $(LAB_VENV)/settings-zh
-lab-zh: $(LAB_STAMP)
-	$(LAB_VENV)/bin/jupyter trust $(wildcard zh-CN/*/*.ipynb)
-	mkdir -p $(ZH_SETTINGS)/@jupyterlab/translation-extension
-	echo '{"locale": "zh_CN"}' >$(ZH_SETTINGS)/@jupyterlab/translation-extension/plugin.jupyterlab-settings
-	export JUPYTERLAB_SETTINGS_DIR="$(abspath $(ZH_SETTINGS))"; $(call jupyter_lab,$(LAB_VENV)) zh-CN/notebooks/00-index.ipynb
-
-# The Chinese edition from the English notebooks and i18n/zh_CN/*.po: write what changed, run it, make its exercises.
-zh: install
-	$(BIN)/python tools/translate.py build
-	$(BIN)/python tools/translate.py execute
-	$(BIN)/python tools/exercises.py --solutions zh-CN/solutions --exercises zh-CN/exercises
-
-teach: $(TEACH_STAMP)
+install-teach: $(TEACH_STAMP)
 
 # JupyterLab from the environment $(1), run as an activated venv runs it: its
 # bin/ first on PATH and VIRTUAL_ENV set (nbgrader runs `alembic` from PATH).

@@ -55,9 +55,11 @@ def test_environment_yml_is_the_learners_environment():
     assert "pip" in conda
     assert pip == ["-e ."], "pip installs the package itself, with no extra: the learner's requirements"
     # conda-forge brings the base dependencies that hold everywhere; those with a
-    # platform marker (uvloop: not on Windows) come from pip through `-e .`.
+    # platform marker (uvloop: not on Windows) and JupyterLab's language packs
+    # (published on PyPI) come from pip through `-e .`.
     runtime = sorted(_norm(d) for d in conda if not d.startswith(("python", "pip")))
-    assert runtime == sorted(_norm(d) for d in PROJECT["dependencies"] if not Requirement(d).marker)
+    assert runtime == sorted(_norm(d) for d in PROJECT["dependencies"]
+                             if not Requirement(d).marker and not _name(d).startswith("jupyterlab-language-pack"))
 
 
 def test_learners_requirements_hold_the_course_and_no_teacher_or_developer_tool():
