@@ -54,7 +54,7 @@ RESUME = """
 """
 
 WRONG = {  # name: (source, words the result must contain)
-    "no backpressure (lesson 11's protocol)": (HEAD + ECHO, ["kept reading", "held up to", "pause_reading()"]),
+    "no backpressure (lesson 12's protocol)": (HEAD + ECHO, ["kept reading", "held up to", "pause_reading()"]),
     "pauses and never resumes": (HEAD + ECHO + PAUSE, ["only", "never read again", "resume_reading()"]),
     "does not echo": (HEAD + "\n    def data_received(self, data):\n        pass\n" + PAUSE + RESUME,
                       ["got nothing back", "self.transport.write(data)"]),
@@ -127,7 +127,7 @@ def test_what_is_not_a_protocol_class_is_wrong():
 
 
 def test_the_results_plain_text_is_the_same_every_run():
-    source, _ = WRONG["no backpressure (lesson 11's protocol)"]
+    source, _ = WRONG["no backpressure (lesson 12's protocol)"]
     first, second = (repr(check_echo_protocol(learner(source))) for _ in range(2))
     mask = lambda text: re.sub(r"[\d.]+ MiB", "N MiB", text)  # how much got through varies  # noqa: E731
     assert mask(first) == mask(second)
@@ -136,7 +136,7 @@ def test_the_results_plain_text_is_the_same_every_run():
 
 
 def test_flood_measures_what_the_server_holds():
-    # Against lesson 11's protocol the flood gets all 8 MiB in and the server holds most of it;
+    # Against lesson 12's protocol the flood gets all 8 MiB in and the server holds most of it;
     # against the solution TCP stops it early and the server holds little.
     with ProtocolServer(learner(HEAD + ECHO), buffer_size=64 * 1024) as server:
         hog, sent, held = flood(server)

@@ -65,7 +65,7 @@ MISTAKES = {
         "07-client-service-connection": ("client_service_connection", "pop-last"),
         "08-bug-hunt-busy-loop": ("bug_hunt", "write-forever"),
         "09-message-reader": ("take_messages", "takes a message before it is complete"),
-        "10-asyncio-backpressure": ("EchoProtocol", "no backpressure (lesson 11's protocol)"),
+        "10-asyncio-backpressure": ("EchoProtocol", "no backpressure (lesson 12's protocol)"),
     },
     "mistakes-b": {
         "01-listening-socket": ("listening_socket", "no-listen"),

@@ -1,0 +1,95 @@
+"""Charts of measurements: what lessons 10 to 12 measure, as pictures.
+
+:mod:`echo_lab.draw` draws what a selector did; this module draws numbers a
+lesson measured with plain sockets, so that the lesson's cells keep the
+sockets and leave the plotting here:
+
+* :func:`cuts`: one stream of bytes cut several ways (``send`` calls,
+  ``recv`` results, messages), one row per way (lesson 10).
+* :func:`outb`: bytes a server holds for a client over time, one line per
+  server, with an optional limit (lesson 11).
+* :func:`sweep`: throughput, latency and server CPU per message against
+  the number of connections, one line per server (lesson 12).
+
+Each function returns a matplotlib ``Figure``; end the cell with
+``plt.show()``.  Artists carry a ``gid`` naming what they show, so tests
+check content, not pixels.  Colours are Okabe-Ito, which colour-blind
+readers can tell apart.
+"""
+
+import itertools
+import math
+
+import matplotlib.pyplot as plt
+
+__all__ = ["SERVER_COLORS", "cuts", "outb", "sweep"]
+
+PIECE_COLORS = ("#0072B2", "#E69F00")  # neighbouring pieces alternate
+SERVER_COLORS = {"fixed": "#0072B2", "seed": "#E69F00", "threads": "#D55E00",
+                 "asyncio-protocol": "#009E73", "asyncio-streams": "#56B4E9", "uvloop-protocol": "#CC79A7"}
+OTHER_COLORS = ("#D55E00", "#009E73", "#56B4E9", "#CC79A7", "#000000")
+
+
+def cuts(rows, title=""):
+    """One bar per piece, laid along the byte stream; one row per way of cutting it.
+
+    ``rows`` maps a row's label to the sizes of its pieces in order, e.g.
+    ``{"send() calls": [300, 9000], "recv(4096) results": [4096, 4096, 1108]}``.
+    Raises ``ValueError`` for no rows or a size below 1.
+    """
+    if not rows:
+        raise ValueError("give at least one row: {label: [sizes]}")
+    fig, ax = plt.subplots(figsize=(9, 0.5 + 0.6 * len(rows)), layout="constrained")
+    for y, (label, sizes) in enumerate(rows.items()):
+        if any(size < 1 for size in sizes):
+            raise ValueError(f"{label}: every piece has at least one byte")
+        starts = [0, *itertools.accumulate(sizes)][:-1]
+        ax.broken_barh(list(zip(starts, sizes)), (y - 0.35, 0.7), edgecolor="white",
+                       facecolors=[PIECE_COLORS[i % 2] for i in range(len(sizes))], gid=f"cut {label}")
+    ax.set_yticks(range(len(rows)), list(rows))
+    ax.invert_yaxis()
+    ax.set(xlabel="byte offset in the stream", title=title)
+    return fig
+
+
+def outb(series, limit=None, title="What the server holds for a client that never reads"):
+    """Bytes held over time, in MiB: ``series`` maps a server's name to ``[(seconds, bytes), ...]``.
+
+    ``limit`` (bytes) draws a dotted line labelled ``MAX_OUTB``.
+    """
+    fig, ax = plt.subplots(figsize=(7, 3), layout="constrained")
+    for i, (name, samples) in enumerate(series.items()):
+        ax.plot([t for t, _ in samples], [n / 2**20 for _, n in samples], label=name,
+                color=OTHER_COLORS[i % len(OTHER_COLORS)], gid=f"outb {name}")
+    if limit is not None:
+        ax.axhline(limit / 2**20, color="0.5", linestyle=":", label="MAX_OUTB", gid="limit")
+    ax.set(xlabel="seconds", ylabel="outb (MiB)", title=title, ylim=(0, None))
+    ax.legend()
+    return fig
+
+
+def sweep(results, kinds, conns):
+    """Three panels against connections (log scale): thousand messages per second;
+    round trip in ms (p50 solid, p99 dashed, log scale); server CPU per message in µs (log scale).
+
+    ``results`` maps ``(kind, conns)`` to the figures of one run (``msgs_per_s``,
+    ``p50_us``, ``p99_us``, ``cpu_us_per_msg``), as :func:`echo_lab.bench.measure`
+    returns them.  A figure that is NaN (not measured) is left out of its panel.
+    """
+    fig, (tput, lat, cpu) = plt.subplots(1, 3, figsize=(13, 4.2), layout="constrained")
+    for i, kind in enumerate(kinds):
+        runs = [results[kind, n] for n in conns]
+        color = SERVER_COLORS.get(kind, OTHER_COLORS[i % len(OTHER_COLORS)])
+        tput.plot(conns, [f["msgs_per_s"] / 1000 for f in runs], "o-", color=color, label=kind,
+                  gid=f"throughput {kind}")
+        lat.plot(conns, [f["p50_us"] / 1000 for f in runs], "o-", color=color, gid=f"p50 {kind}")
+        lat.plot(conns, [f["p99_us"] / 1000 for f in runs], "x--", color=color, gid=f"p99 {kind}")
+        measured = [(n, f["cpu_us_per_msg"]) for n, f in zip(conns, runs) if not math.isnan(f["cpu_us_per_msg"])]
+        cpu.plot([n for n, _ in measured], [c for _, c in measured], "o-", color=color, gid=f"cpu {kind}")
+    tput.set(title="thousand messages per second", ylim=(0, None))
+    lat.set(title="round trip, ms (p50 solid, p99 dashed)", yscale="log")
+    cpu.set(title="server CPU per message, µs", yscale="log")
+    for ax in (tput, lat, cpu):
+        ax.set(xscale="log", xlabel="connections", xticks=conns, xticklabels=conns)
+    tput.legend(fontsize="small")
+    return fig
