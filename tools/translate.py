@@ -45,6 +45,7 @@ import course  # noqa: E402  (measure(): the same minutes as the English)
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CATALOGS = ROOT / "i18n" / "zh_CN"
 TARGET = ROOT / "zh-CN"
+README = ROOT / "README.zh-CN.md"
 FOLDERS = ("notebooks", "solutions")
 PACKAGE = ROOT / "echo_lab"
 PACKAGE_CATALOG = PACKAGE / "locale" / "zh_CN" / "LC_MESSAGES" / "echo_lab.po"
@@ -327,13 +328,25 @@ def chinese_generated_cells(nb, english, built):
         if "length" in tags:
             cell.source = length
         if "course-map" in tags:
-            rows = ["## 课程", "", "| # | 课 | 分钟 | 它回答的问题 |", "|---|---|---|---|"]
-            for path in order[1:]:
-                number = path.name[:2]
-                question = built[path].metadata.get("echo_lab", {}).get("question", "")
-                lesson_minutes = course.measure(nbformat.read(path, as_version=4))[3]
-                rows.append(f"| {number} | [{link(path).split(' · ', 1)[-1]}]({path.name}) | {lesson_minutes} | {question} |")
-            cell.source = "\n".join(rows)
+            cell.source = "## 课程\n\n" + chinese_map(built, "")
+
+
+def chinese_map(built, prefix):
+    """The Chinese course map: lesson, minutes, question (links relative to ``prefix``)."""
+    order = [path for path in edition() if path.parent.name == "notebooks"]
+    rows = ["| # | 课 | 分钟 | 它回答的问题 |", "|---|---|---|---|"]
+    for path in order[1:]:
+        question = built[path].metadata.get("echo_lab", {}).get("question", "")
+        minutes = course.measure(nbformat.read(path, as_version=4))[3]
+        rows.append(f"| {path.name[:2]} | [{title(built[path]).split(' · ', 1)[-1]}]({prefix}{path.name}) | {minutes} | {question} |")
+    return "\n".join(rows)
+
+
+def readme(built):
+    """README.zh-CN.md with its course map brought up to date (the text as it should be)."""
+    text = README.read_text(encoding="utf-8")
+    head, rest = text.split(course.MAP_START, 1)
+    return f"{head}{course.MAP_START}\n{chinese_map(built, 'zh-CN/notebooks/')}\n{course.MAP_END}{rest.split(course.MAP_END, 1)[1]}"
 
 
 def stale_or_write(write):
@@ -356,6 +369,11 @@ def stale_or_write(write):
                     cell.execution_count = old.cells[k].execution_count if same else None
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, target)
+    text = readme(built)
+    if text != README.read_text(encoding="utf-8"):
+        stale.append(README.name)
+        if write:
+            README.write_text(text, encoding="utf-8")
     return stale
 
 

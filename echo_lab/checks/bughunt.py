@@ -18,6 +18,7 @@ import threading
 import time
 
 from ..background import BackgroundServer, run_client
+from ..i18n import _
 from ..recorder import Recorder
 from .observe import _blocking_hint, _recv_upto
 from .trial import HOST, NET_TIMEOUT, READ, _run, _Wrong
@@ -47,10 +48,10 @@ def _bug_hunt(trial, accept_fn, service_fn):
 
     def accept_wrapper(sock):  # the loop calls it for every key whose data is None
         if sock.fileno() != lsock.fileno():
-            raise _Wrong("The loop called accept_wrapper for a connection: its key's data had become "
-                         "None. `sel.modify(sock, events)` without `data=` sets the key's data to None, "
-                         "and the loop takes a key with no data for the listening socket.",
-                         hint="Pass the data on each time: `sel.modify(sock, events, data=data)`.")
+            raise _Wrong(_("The loop called accept_wrapper for a connection: its key's data had become "
+                           "None. `sel.modify(sock, events)` without `data=` sets the key's data to None, "
+                           "and the loop takes a key with no data for the listening socket."),
+                         hint=_("Pass the data on each time: `sel.modify(sock, events, data=data)`."))
         learners_accept(sock)
 
     server = BackgroundServer(sel=sel, accept_wrapper=accept_wrapper,
@@ -62,12 +63,12 @@ def _bug_hunt(trial, accept_fn, service_fn):
         try:
             server.stop()
         except BaseException as exc:  # the learner's error, raised in the server thread
-            trial.learner_error(exc, "While serving clients, your code",
+            trial.learner_error(exc, _("While serving clients, your code"),
                                 on_error={BlockingIOError: _blocking_hint})
     if not finished:
-        raise _Wrong("The server's loop stopped while the check was running.")
-    return ("An idle client costs no wake-ups before or after its echo, a 1 MiB echo comes back "
-            "whole, and the tutorial's client is served to the end.")
+        raise _Wrong(_("The server's loop stopped while the check was running."))
+    return _("An idle client costs no wake-ups before or after its echo, a 1 MiB echo comes back "
+             "whole, and the tutorial's client is served to the end.")
 
 
 def _bug_hunt_steps(trial, server, sel):
@@ -77,7 +78,7 @@ def _bug_hunt_steps(trial, server, sel):
             if not server.running:
                 return False
             if time.monotonic() > deadline:
-                raise _Wrong(f"Waited {NET_TIMEOUT:g} s for {what}.")
+                raise _Wrong(_("Waited {timeout:g} s for {what}.").format(timeout=NET_TIMEOUT, what=what))
             time.sleep(0.005)
         return True
 
@@ -87,43 +88,44 @@ def _bug_hunt_steps(trial, server, sel):
         return sel.calls - before
 
     client = trial.connect(server.address)
-    if not wait(lambda: server.connections() == 1, "the server to register the connection"):
+    if not wait(lambda: server.connections() == 1, _("the server to register the connection")):
         return False
     conn = next((k.fileobj for k in server.registered() if k.data is not None), None)
     if conn is not None and conn.getblocking():
-        raise _Wrong("The accepted socket is still blocking: a `send()` to a client that is slow to read, "
-                     "or one `recv()` too many, would freeze the whole server, every other client "
-                     "with it.", hint="Keep the tutorial's `conn.setblocking(False)` right after "
-                                      "`sock.accept()`.")
+        raise _Wrong(_("The accepted socket is still blocking: a `send()` to a client that is slow to read, "
+                       "or one `recv()` too many, would freeze the whole server, every other client "
+                       "with it."), hint=_("Keep the tutorial's `conn.setblocking(False)` right after "
+                                           "`sock.accept()`."))
     n = wakeups()
     if n > BUSY:
-        raise _Wrong(f"select() woke up {n} times in {IDLE:g} s for one idle client: the connection is "
-                     "registered for EVENT_WRITE, and a connected socket is always writable.",
-                     hint="Register a new connection for EVENT_READ only; add EVENT_WRITE with "
-                          "`sel.modify(...)` only while data.outb holds bytes.")
+        raise _Wrong(_("select() woke up {n} times in {idle:g} s for one idle client: the connection is "
+                       "registered for EVENT_WRITE, and a connected socket is always writable.").format(
+                           n=n, idle=IDLE),
+                     hint=_("Register a new connection for EVENT_READ only; add EVENT_WRITE with "
+                            "`sel.modify(...)` only while data.outb holds bytes."))
     client.sendall(b"ping")
     if _recv_upto(client, 4, until=lambda: not server.running) != b"ping":
         if not server.running:
             return False
-        raise _Wrong("A client sent b'ping' and got nothing back: the echo waits in data.outb, but "
-                     "the connection is not registered for EVENT_WRITE, so service_connection is never "
-                     "called to send it.",
-                     hint="After a recv with data, `sel.modify(sock, selectors.EVENT_READ | "
-                          "selectors.EVENT_WRITE, data=data)`.")
+        raise _Wrong(_("A client sent b'ping' and got nothing back: the echo waits in data.outb, but "
+                       "the connection is not registered for EVENT_WRITE, so service_connection is never "
+                       "called to send it."),
+                     hint=_("After a recv with data, `sel.modify(sock, selectors.EVENT_READ | "
+                            "selectors.EVENT_WRITE, data=data)`."))
     time.sleep(0.05)  # let the loop finish the pass that sent the echo
     n = wakeups()
     if n > BUSY:
-        raise _Wrong(f"After the echo, select() woke up {n} times in {IDLE:g} s: the connection stayed "
-                     "registered for EVENT_WRITE with nothing to send.",
-                     hint="When data.outb is empty again: `sel.modify(sock, selectors.EVENT_READ, "
-                          "data=data)`.")
+        raise _Wrong(_("After the echo, select() woke up {n} times in {idle:g} s: the connection stayed "
+                       "registered for EVENT_WRITE with nothing to send.").format(n=n, idle=IDLE),
+                     hint=_("When data.outb is empty again: `sel.modify(sock, selectors.EVENT_READ, "
+                            "data=data)`."))
     client.close()
-    if not wait(lambda: server.connections() == 0, "the server to close the connection"):
+    if not wait(lambda: server.connections() == 0, _("the server to close the connection")):
         return False
     # A big echo with a small send buffer: send() takes part, the rest waits for EVENT_WRITE.
     big = bytes(range(256)) * 4096  # 1 MiB
     client = trial.connect(server.address, rcvbuf=4096)
-    if not wait(lambda: server.connections() == 1, "the server to register the connection"):
+    if not wait(lambda: server.connections() == 1, _("the server to register the connection")):
         return False
     conn = next((k.fileobj for k in server.registered() if hasattr(k.data, "outb")), None)
     if conn is not None:  # a small send buffer: send() will take only part of a big echo
@@ -139,18 +141,19 @@ def _bug_hunt_steps(trial, server, sel):
     if not server.running:
         return False
     if got != big:
-        raise _Wrong(f"A client sent 1 MiB and got {len(got):,} bytes back: when send() takes only part of "
-                     "data.outb, the rest must be sent on a later EVENT_WRITE.",
-                     hint="Keep EVENT_WRITE while data.outb holds bytes; drop it only when it is empty.")
+        raise _Wrong(_("A client sent 1 MiB and got {got:,} bytes back: when send() takes only part of "
+                       "data.outb, the rest must be sent on a later EVENT_WRITE.").format(got=len(got)),
+                     hint=_("Keep EVENT_WRITE while data.outb holds bytes; drop it only when it is empty."))
     client.close()
-    if not wait(lambda: server.connections() == 0, "the server to close the connection"):
+    if not wait(lambda: server.connections() == 0, _("the server to close the connection")):
         return False
     result = run_client(server.address, 2, kind="seed", timeout=NET_TIMEOUT)
     if not server.running:
         return False
     if not result.finished:
-        raise _Wrong(f"2 of the tutorial's clients were not served to the end within {NET_TIMEOUT:g} s.")
-    return wait(lambda: server.connections() == 0, "the server to close the tutorial's clients")
+        raise _Wrong(_("2 of the tutorial's clients were not served to the end within {timeout:g} s.").format(
+            timeout=NET_TIMEOUT))
+    return wait(lambda: server.connections() == 0, _("the server to close the tutorial's clients"))
 
 
 def _send_quietly(sock, payload):

@@ -25,6 +25,7 @@ import threading
 import time
 import types
 
+from ..i18n import _
 from .exercises import EXERCISES
 from .observe import _recv_upto, mask_words
 from .trial import CALL_TIMEOUT, NET_TIMEOUT, READ, WRITE, _run, _StopLoop, _Wrong
@@ -58,19 +59,19 @@ def _event_loop(trial, fn):
 
     def accept_wrapper(sock):
         if not hasattr(sock, "accept"):
-            problems.append(f"accept_wrapper was called with a {type(sock).__name__}, not with the "
-                            "listening socket: pass `key.fileobj`.")
+            problems.append(_("accept_wrapper was called with a {kind}, not with the "
+                              "listening socket: pass `key.fileobj`.").format(kind=type(sock).__name__))
             raise _StopLoop
         if sock.fileno() != lsock.fileno():
-            problems.append("accept_wrapper was called with a socket that is not the listening one.")
+            problems.append(_("accept_wrapper was called with a socket that is not the listening one."))
             raise _StopLoop
         try:
             conn, addr = sock.accept()
         except BlockingIOError:
-            problems.append("accept_wrapper was called for the listening socket when no client was "
-                            "waiting: the loop handled an event it had already handled. Call "
-                            "`sel.select(timeout=None)` inside `while True:`, once per pass: each call "
-                            "says what is ready *now*.")
+            problems.append(_("accept_wrapper was called for the listening socket when no client was "
+                              "waiting: the loop handled an event it had already handled. Call "
+                              "`sel.select(timeout=None)` inside `while True:`, once per pass: each call "
+                              "says what is ready *now*."))
             raise _StopLoop from None
         conn.setblocking(False)
         fresh.register(conn, READ, data=types.SimpleNamespace(addr=addr))
@@ -78,25 +79,26 @@ def _event_loop(trial, fn):
 
     def service_connection(key, mask):
         if not isinstance(key, selectors.SelectorKey):
-            problems.append(f"service_connection was called with a {type(key).__name__} as its key: "
-                            "pass the `key` that select() returned.")
+            problems.append(_("service_connection was called with a {kind} as its key: "
+                              "pass the `key` that select() returned.").format(kind=type(key).__name__))
             raise _StopLoop
         if key.data is _WAKE:
             raise _StopLoop
         if key.data is None:
-            problems.append("service_connection was called for the listening socket (its key.data is "
-                            "None): that one goes to `accept_wrapper(key.fileobj)`.")
+            problems.append(_("service_connection was called for the listening socket (its key.data is "
+                              "None): that one goes to `accept_wrapper(key.fileobj)`."))
             raise _StopLoop
         if not isinstance(mask, int) or not mask or mask & ~(READ | WRITE):
-            problems.append(f"service_connection was called with mask={mask!r}: pass the `mask` that "
-                            "came with the key.")
+            problems.append(_("service_connection was called with mask={mask!r}: pass the `mask` that "
+                              "came with the key.").format(mask=mask))
             raise _StopLoop
         if key.data is _PROBE:
             if mask != WRITE:
-                problems.append(f"service_connection was called with mask={mask} ({mask_words(mask)}) for "
-                                "a socket registered for EVENT_READ | EVENT_WRITE that was only ready for "
-                                "EVENT_WRITE: pass the `mask` that select() returned with the key, not "
-                                "`key.events` (what the socket is registered for).")
+                problems.append(_("service_connection was called with mask={mask} ({events}) for "
+                                  "a socket registered for EVENT_READ | EVENT_WRITE that was only ready for "
+                                  "EVENT_WRITE: pass the `mask` that select() returned with the key, not "
+                                  "`key.events` (what the socket is registered for).").format(
+                                      mask=mask, events=mask_words(mask)))
                 raise _StopLoop
             fresh.unregister(key.fileobj)  # seen once: enough
             return
@@ -130,10 +132,10 @@ def _event_loop(trial, fn):
             echo = _recv_upto(client, len(message), until=lambda: not worker.is_alive())
             client.close()
             if echo != message and not problems and worker.is_alive():
-                raise _Wrong(f"A client connected and sent {message!r}, but got no echo within "
-                             f"{NET_TIMEOUT:g} s.",
-                             hint="For each `(key, mask)` that select() returns, call "
-                                  "`accept_wrapper(key.fileobj)` or `service_connection(key, mask)`.")
+                raise _Wrong(_("A client connected and sent {message!r}, but got no echo within "
+                               "{timeout:g} s.").format(message=message, timeout=NET_TIMEOUT),
+                             hint=_("For each `(key, mask)` that select() returns, call "
+                                    "`accept_wrapper(key.fileobj)` or `service_connection(key, mask)`."))
         deadline = time.monotonic() + NET_TIMEOUT
         while worker.is_alive() and len(fresh.get_map()) > 2 and time.monotonic() < deadline:
             time.sleep(0.005)  # the loop closes the two connections
@@ -148,30 +150,31 @@ def _event_loop(trial, fn):
         worker.join(CALL_TIMEOUT)
         if worker.is_alive():
             trial.unstick(worker)
-            raise _Wrong("event_loop did not stop when the check's handler raised an exception.",
-                         hint="Let exceptions from the handlers leave the loop: no `try/except` that "
-                              "swallows everything.")
+            raise _Wrong(_("event_loop did not stop when the check's handler raised an exception."),
+                         hint=_("Let exceptions from the handlers leave the loop: no `try/except` that "
+                                "swallows everything."))
     finally:
         if worker.is_alive():
             trial.unstick(worker)
     if problems:
-        raise _Wrong(problems[0], hint=EXERCISES["event_loop"].hints[2])
+        raise _Wrong(problems[0], hint=_(EXERCISES["event_loop"].hints[2]))
     error = box.get("error")
     if error is not None and not isinstance(error, _StopLoop):
         trial.learner_error(error, "event_loop")
     if "error" not in box:
-        raise _Wrong(f"event_loop returned after {fresh.calls} select() call(s): it should serve "
-                     "forever.", hint="Put the loop body in `while True:`.")
+        raise _Wrong(_("event_loop returned after {calls} select() call(s): it should serve "
+                       "forever.").format(calls=fresh.calls), hint=_("Put the loop body in `while True:`."))
     if idle > SPINS:
-        raise _Wrong(f"With no client, select() came back {idle} times in {SPIN_WINDOW:g} s with nothing "
-                     "ready: the loop spins, using a whole core, instead of waiting.",
-                     hint="`sel.select(timeout=None)` waits until a socket is ready.")
+        raise _Wrong(_("With no client, select() came back {idle} times in {window:g} s with nothing "
+                       "ready: the loop spins, using a whole core, instead of waiting.").format(
+                           idle=idle, window=SPIN_WINDOW),
+                     hint=_("`sel.select(timeout=None)` waits until a socket is ready."))
     if len(accepted) < 2:
-        raise _Wrong("accept_wrapper was not called for each new client.",
+        raise _Wrong(_("accept_wrapper was not called for each new client."),
                      hint="`if key.data is None: accept_wrapper(key.fileobj)`")
-    return ("Your loop called accept_wrapper(key.fileobj) for the listening socket and "
-            "service_connection(key, mask) for each connection: 2 clients were served until they "
-            "closed.")
+    return _("Your loop called accept_wrapper(key.fileobj) for the listening socket and "
+             "service_connection(key, mask) for each connection: 2 clients were served until they "
+             "closed.")
 
 
 def _idle_selects(sel, seconds):

@@ -9,6 +9,7 @@ check that the two agree).
 
 import types
 
+from ..i18n import _
 from .results import Hint, Solution
 
 __all__ = ["EXERCISES", "Exercise", "hint", "solution"]
@@ -18,18 +19,21 @@ class Exercise(types.SimpleNamespace):
     """``name``, ``hints`` (from a nudge to nearly the code) and ``solution`` (code)."""
 
 
-EXERCISES = {
-    "listening_socket": Exercise(
-        name="listening_socket",
-        hints=(
-            "Four calls, in the tutorial's order: make a TCP socket, bind it to (host, port), "
-            "listen, make it non-blocking. Then return it.",
-            "`socket.socket(socket.AF_INET, socket.SOCK_STREAM)` makes a TCP socket; `bind` takes "
-            "one tuple: `lsock.bind((host, port))`.",
-            "After `lsock.listen()`: `print('listening on', (host, port))`, "
-            "`lsock.setblocking(False)`, `return lsock`.",
-        ),
-        solution="""\
+def _texts(_):
+    """The exercises' texts in English. ``_`` here only marks the hints for translation:
+    :func:`hint` translates one when it shows it, in the language in use then."""
+    return {
+        "listening_socket": Exercise(
+            name="listening_socket",
+            hints=(
+                _("Four calls, in the tutorial's order: make a TCP socket, bind it to (host, port), "
+                  "listen, make it non-blocking. Then return it."),
+                _("`socket.socket(socket.AF_INET, socket.SOCK_STREAM)` makes a TCP socket; `bind` takes "
+                  "one tuple: `lsock.bind((host, port))`."),
+                _("After `lsock.listen()`: `print('listening on', (host, port))`, "
+                  "`lsock.setblocking(False)`, `return lsock`."),
+            ),
+            solution="""\
 def listening_socket(host, port):
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     lsock.bind((host, port))
@@ -37,29 +41,29 @@ def listening_socket(host, port):
     print('listening on', (host, port))
     lsock.setblocking(False)
     return lsock""",
-    ),
-    "register_listening": Exercise(
-        name="register_listening",
-        hints=(
-            "One line: ask `sel` to watch `lsock`, and return what it gives back.",
-            "A listening socket becomes *readable* when a client waits to be accepted, so the "
-            "mask is `selectors.EVENT_READ`; `data=None` marks it as the listening socket.",
-            "`return sel.register(lsock, selectors.EVENT_READ, data=None)`",
         ),
-        solution="""\
+        "register_listening": Exercise(
+            name="register_listening",
+            hints=(
+                _("One line: ask `sel` to watch `lsock`, and return what it gives back."),
+                _("A listening socket becomes *readable* when a client waits to be accepted, so the "
+                  "mask is `selectors.EVENT_READ`; `data=None` marks it as the listening socket."),
+                _("`return sel.register(lsock, selectors.EVENT_READ, data=None)`"),
+            ),
+            solution="""\
 def register_listening(lsock):
     return sel.register(lsock, selectors.EVENT_READ, data=None)""",
-    ),
-    "mask_names": Exercise(
-        name="mask_names",
-        hints=(
-            "A mask is a number whose bits are events: test each bit on its own.",
-            "`mask & selectors.EVENT_READ` is non-zero when the READ bit is set, whatever the "
-            "other bits are. `==` would miss 3 (READ | WRITE).",
-            "Start with `names = []`, append `'READ'` if `mask & selectors.EVENT_READ`, then "
-            "`'WRITE'` if `mask & selectors.EVENT_WRITE`, and return `names`.",
         ),
-        solution="""\
+        "mask_names": Exercise(
+            name="mask_names",
+            hints=(
+                _("A mask is a number whose bits are events: test each bit on its own."),
+                _("`mask & selectors.EVENT_READ` is non-zero when the READ bit is set, whatever the "
+                  "other bits are. `==` would miss 3 (READ | WRITE)."),
+                _("Start with `names = []`, append `'READ'` if `mask & selectors.EVENT_READ`, then "
+                  "`'WRITE'` if `mask & selectors.EVENT_WRITE`, and return `names`."),
+            ),
+            solution="""\
 def mask_names(mask):
     names = []
     if mask & selectors.EVENT_READ:
@@ -67,18 +71,18 @@ def mask_names(mask):
     if mask & selectors.EVENT_WRITE:
         names.append('WRITE')
     return names""",
-    ),
-    "event_loop": Exercise(
-        name="event_loop",
-        hints=(
-            "Forever: wait for ready sockets, then handle each one. The listening socket is the "
-            "one whose key has no data.",
-            "`events = sel.select(timeout=None)` gives `(key, mask)` pairs; `key.fileobj` is the "
-            "socket, `key.data` what was registered with it.",
-            "`while True:`, then `for key, mask in events:` with `if key.data is None: "
-            "accept_wrapper(key.fileobj)` and `else: service_connection(key, mask)`.",
         ),
-        solution="""\
+        "event_loop": Exercise(
+            name="event_loop",
+            hints=(
+                _("Forever: wait for ready sockets, then handle each one. The listening socket is the "
+                  "one whose key has no data."),
+                _("`events = sel.select(timeout=None)` gives `(key, mask)` pairs; `key.fileobj` is the "
+                  "socket, `key.data` what was registered with it."),
+                _("`while True:`, then `for key, mask in events:` with `if key.data is None: "
+                  "accept_wrapper(key.fileobj)` and `else: service_connection(key, mask)`."),
+            ),
+            solution="""\
 def event_loop():
     while True:
         events = sel.select(timeout=None)
@@ -87,19 +91,19 @@ def event_loop():
                 accept_wrapper(key.fileobj)
             else:
                 service_connection(key, mask)""",
-    ),
-    "accept_wrapper": Exercise(
-        name="accept_wrapper",
-        hints=(
-            "Accept the waiting connection, make it non-blocking, and register it with a "
-            "namespace that remembers its address and its bytes.",
-            "`conn, addr = sock.accept()`; `conn.setblocking(False)`; "
-            "`data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')`.",
-            "Register for both events: `events = selectors.EVENT_READ | selectors.EVENT_WRITE`, "
-            "then `sel.register(conn, events, data=data)`. The tutorial also prints "
-            "`'accepted connection from', addr`.",
         ),
-        solution="""\
+        "accept_wrapper": Exercise(
+            name="accept_wrapper",
+            hints=(
+                _("Accept the waiting connection, make it non-blocking, and register it with a "
+                  "namespace that remembers its address and its bytes."),
+                _("`conn, addr = sock.accept()`; `conn.setblocking(False)`; "
+                  "`data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')`."),
+                _("Register for both events: `events = selectors.EVENT_READ | selectors.EVENT_WRITE`, "
+                  "then `sel.register(conn, events, data=data)`. The tutorial also prints "
+                    "`'accepted connection from', addr`."),
+            ),
+            solution="""\
 def accept_wrapper(sock):
     conn, addr = sock.accept()  # Should be ready to read
     print('accepted connection from', addr)
@@ -107,19 +111,19 @@ def accept_wrapper(sock):
     data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')
     events = selectors.EVENT_READ | selectors.EVENT_WRITE
     sel.register(conn, events, data=data)""",
-    ),
-    "service_connection": Exercise(
-        name="service_connection",
-        hints=(
-            "Two independent parts: if the mask has READ, receive (or close on end of file); "
-            "if it has WRITE, send what is waiting in `data.outb`.",
-            "`recv_data = sock.recv(1024)`; bytes received go to `data.outb += recv_data`. "
-            "An empty `recv_data` means the client closed: `sel.unregister(sock)`, then "
-            "`sock.close()`.",
-            "For WRITE: `if data.outb:` then `sent = sock.send(data.outb)` and "
-            "`data.outb = data.outb[sent:]` (send may take only part of it).",
         ),
-        solution="""\
+        "service_connection": Exercise(
+            name="service_connection",
+            hints=(
+                _("Two independent parts: if the mask has READ, receive (or close on end of file); "
+                  "if it has WRITE, send what is waiting in `data.outb`."),
+                _("`recv_data = sock.recv(1024)`; bytes received go to `data.outb += recv_data`. "
+                  "An empty `recv_data` means the client closed: `sel.unregister(sock)`, then "
+                    "`sock.close()`."),
+                _("For WRITE: `if data.outb:` then `sent = sock.send(data.outb)` and "
+                  "`data.outb = data.outb[sent:]` (send may take only part of it)."),
+            ),
+            solution="""\
 def service_connection(key, mask):
     sock = key.fileobj
     data = key.data
@@ -136,19 +140,19 @@ def service_connection(key, mask):
             print('echoing', repr(data.outb), 'to', data.addr)
             sent = sock.send(data.outb)  # Should be ready to write
             data.outb = data.outb[sent:]""",
-    ),
-    "start_connections": Exercise(
-        name="start_connections",
-        hints=(
-            "For each of the `num_conns` connections: a non-blocking socket, a connect that does "
-            "not wait, and a registration with a namespace of what to send and receive.",
-            "`sock.setblocking(False)` then `sock.connect_ex(server_addr)`: `connect()` would "
-            "raise BlockingIOError on a non-blocking socket; `connect_ex` returns EINPROGRESS.",
-            "`data = types.SimpleNamespace(connid=connid, msg_total=sum(len(m) for m in messages), "
-            "recv_total=0, messages=list(messages), outb=b'')` and "
-            "`sel.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, data=data)`.",
         ),
-        solution="""\
+        "start_connections": Exercise(
+            name="start_connections",
+            hints=(
+                _("For each of the `num_conns` connections: a non-blocking socket, a connect that does "
+                  "not wait, and a registration with a namespace of what to send and receive."),
+                _("`sock.setblocking(False)` then `sock.connect_ex(server_addr)`: `connect()` would "
+                  "raise BlockingIOError on a non-blocking socket; `connect_ex` returns EINPROGRESS."),
+                _("`data = types.SimpleNamespace(connid=connid, msg_total=sum(len(m) for m in messages), "
+                  "recv_total=0, messages=list(messages), outb=b'')` and "
+                    "`sel.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, data=data)`."),
+            ),
+            solution="""\
 def start_connections(host, port, num_conns):
     server_addr = (host, port)
     for i in range(0, num_conns):
@@ -164,18 +168,18 @@ def start_connections(host, port, num_conns):
                                      messages=list(messages),
                                      outb=b'')
         sel.register(sock, events, data=data)""",
-    ),
-    "client_service_connection": Exercise(
-        name="client_service_connection",
-        hints=(
-            "Like the server's: READ receives and counts bytes, WRITE sends. The client closes "
-            "when it has everything back, or when the server closed.",
-            "READ: `recv_data = sock.recv(1024)`; `data.recv_total += len(recv_data)`; close "
-            "(unregister, then close) `if not recv_data or data.recv_total == data.msg_total`.",
-            "WRITE: `if not data.outb and data.messages: data.outb = data.messages.pop(0)`, then "
-            "`if data.outb:` send it and keep the rest: `data.outb = data.outb[sent:]`.",
         ),
-        solution="""\
+        "client_service_connection": Exercise(
+            name="client_service_connection",
+            hints=(
+                _("Like the server's: READ receives and counts bytes, WRITE sends. The client closes "
+                  "when it has everything back, or when the server closed."),
+                _("READ: `recv_data = sock.recv(1024)`; `data.recv_total += len(recv_data)`; close "
+                  "(unregister, then close) `if not recv_data or data.recv_total == data.msg_total`."),
+                _("WRITE: `if not data.outb and data.messages: data.outb = data.messages.pop(0)`, then "
+                  "`if data.outb:` send it and keep the rest: `data.outb = data.outb[sent:]`."),
+            ),
+            solution="""\
 def service_connection(key, mask):
     sock = key.fileobj
     data = key.data
@@ -195,19 +199,19 @@ def service_connection(key, mask):
             print('sending', repr(data.outb), 'to connection', data.connid)
             sent = sock.send(data.outb)  # Should be ready to write
             data.outb = data.outb[sent:]""",
-    ),
-    "bug_hunt": Exercise(
-        name="bug_hunt",
-        hints=(
-            "A connected socket is almost always writable. What does `select()` do for a socket "
-            "registered for EVENT_WRITE when there is nothing to write?",
-            "Register a new connection for `selectors.EVENT_READ` only. Ask for EVENT_WRITE with "
-            "`sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, data=data)` when "
-            "`data.outb` gets bytes.",
-            "After a send, `if not data.outb: sel.modify(sock, selectors.EVENT_READ, data=data)`. "
-            "After closing a socket, `return`: it must not be modified any more.",
         ),
-        solution="""\
+        "bug_hunt": Exercise(
+            name="bug_hunt",
+            hints=(
+                _("A connected socket is almost always writable. What does `select()` do for a socket "
+                  "registered for EVENT_WRITE when there is nothing to write?"),
+                _("Register a new connection for `selectors.EVENT_READ` only. Ask for EVENT_WRITE with "
+                  "`sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, data=data)` when "
+                    "`data.outb` gets bytes."),
+                _("After a send, `if not data.outb: sel.modify(sock, selectors.EVENT_READ, data=data)`. "
+                  "After closing a socket, `return`: it must not be modified any more."),
+            ),
+            solution="""\
 def accept_wrapper(sock):
     conn, addr = sock.accept()  # Should be ready to read
     print('accepted connection from', addr)
@@ -237,22 +241,22 @@ def service_connection(key, mask):
             data.outb = data.outb[sent:]
         if not data.outb:
             sel.modify(sock, selectors.EVENT_READ, data=data)""",
-    ),
-    "take_messages": Exercise(  # beyond the tutorial: lesson 10's code
-        name="take_messages",
-        hints=(
-            "Loop while `data.inb` holds at least a whole header (4 bytes). Each time round, read "
-            "the length from the header; if the whole message has not arrived yet, stop and leave "
-            "`data.inb` as it is.",
-            "`(length,) = HEADER.unpack_from(data.inb)` reads the header. The message is "
-            "`data.inb[HEADER.size:HEADER.size + length]`, and it is all there when "
-            "`len(data.inb) >= HEADER.size + length`. Refuse `length > MAX_MESSAGE` with "
-            "`raise ValueError(...)` before waiting for it.",
-            "With `end = HEADER.size + length`: `messages.append(bytes(data.inb[HEADER.size:end]))`, "
-            "then `del data.inb[:end]` so that the next header starts at 0. Start with "
-            "`messages = []` and `return messages` after the loop.",
         ),
-        solution="""\
+        "take_messages": Exercise(  # beyond the tutorial: lesson 10's code
+            name="take_messages",
+            hints=(
+                _("Loop while `data.inb` holds at least a whole header (4 bytes). Each time round, read "
+                  "the length from the header; if the whole message has not arrived yet, stop and leave "
+                    "`data.inb` as it is."),
+                _("`(length,) = HEADER.unpack_from(data.inb)` reads the header. The message is "
+                  "`data.inb[HEADER.size:HEADER.size + length]`, and it is all there when "
+                    "`len(data.inb) >= HEADER.size + length`. Refuse `length > MAX_MESSAGE` with "
+                    "`raise ValueError(...)` before waiting for it."),
+                _("With `end = HEADER.size + length`: `messages.append(bytes(data.inb[HEADER.size:end]))`, "
+                  "then `del data.inb[:end]` so that the next header starts at 0. Start with "
+                    "`messages = []` and `return messages` after the loop."),
+            ),
+            solution="""\
 def take_messages(data):
     messages = []
     while len(data.inb) >= HEADER.size:
@@ -265,20 +269,20 @@ def take_messages(data):
         messages.append(bytes(data.inb[HEADER.size:end]))
         del data.inb[:end]
     return messages""",
-    ),
-    "EchoProtocol": Exercise(  # beyond the tutorial: lesson 12's asyncio server, pushing back
-        name="EchoProtocol",
-        hints=(
-            "Three methods, one line each. `data_received` echoes; the other two are asyncio telling "
-            "you that the transport's write buffer is full (`pause_writing`) and that it has drained "
-            "(`resume_writing`). While it is full, stop reading from the client.",
-            "`self.transport.write(data)` sends now, or keeps the rest in the transport's buffer. "
-            "`self.transport.pause_reading()` stops calling `data_received`, so the kernel's buffer "
-            "fills and TCP tells the client to wait; `self.transport.resume_reading()` undoes it.",
-            "`data_received`: `self.transport.write(data)`. `pause_writing`: "
-            "`self.transport.pause_reading()`. `resume_writing`: `self.transport.resume_reading()`.",
         ),
-        solution="""\
+        "EchoProtocol": Exercise(  # beyond the tutorial: lesson 12's asyncio server, pushing back
+            name="EchoProtocol",
+            hints=(
+                _("Three methods, one line each. `data_received` echoes; the other two are asyncio telling "
+                  "you that the transport's write buffer is full (`pause_writing`) and that it has drained "
+                    "(`resume_writing`). While it is full, stop reading from the client."),
+                _("`self.transport.write(data)` sends now, or keeps the rest in the transport's buffer. "
+                  "`self.transport.pause_reading()` stops calling `data_received`, so the kernel's buffer "
+                    "fills and TCP tells the client to wait; `self.transport.resume_reading()` undoes it."),
+                _("`data_received`: `self.transport.write(data)`. `pause_writing`: "
+                  "`self.transport.pause_reading()`. `resume_writing`: `self.transport.resume_reading()`."),
+            ),
+            solution="""\
 class EchoProtocol(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
@@ -291,22 +295,26 @@ class EchoProtocol(asyncio.Protocol):
 
     def resume_writing(self):                # the buffer drained below the low-water mark
         self.transport.resume_reading()""",
-    ),
-}
+        ),
+    }
+
+
+EXERCISES = _texts(lambda message: message)
 
 
 def _exercise(name):
     try:
         return EXERCISES[name]
     except KeyError:
-        raise ValueError(f"no exercise {name!r}; the exercises are: {', '.join(EXERCISES)}") from None
+        raise ValueError(_("no exercise {name!r}; the exercises are: {names}").format(
+            name=name, names=", ".join(EXERCISES))) from None
 
 
 def hint(name, level=1):
     """Hint number ``level`` (1 = a nudge ... last = nearly the code) for exercise ``name``."""
     hints = _exercise(name).hints
     level = min(max(int(level), 1), len(hints))
-    return Hint(name, level, len(hints), hints[level - 1])
+    return Hint(name, level, len(hints), _(hints[level - 1]))
 
 
 def solution(name):

@@ -39,6 +39,7 @@ import struct
 import types
 
 from ..background import BackgroundServer
+from ..i18n import _
 from ..recorder import Recorder
 from .trial import CALL_TIMEOUT, NET_TIMEOUT, READ, WRITE, _learner_traceback, _NotAttempted, _run, _Wrong
 
@@ -87,10 +88,10 @@ def _call(trial, function, data, what):
     try:
         result, error = trial.call(run, data, name="take_messages")
     except _Wrong:  # run() keeps the learner's errors: only a call that never returned gets here
-        raise _Wrong(f"Given {what}, `take_messages` did not return within {CALL_TIMEOUT:g} s: a loop "
-                     "that never ends.",
-                     "Each time round the loop, take the message you found out of the buffer "
-                     "(`del data.inb[:end]`), and `break` when the rest has not arrived yet.") from None
+        raise _Wrong(_("Given {what}, `take_messages` did not return within {timeout:g} s: a loop "
+                       "that never ends.").format(what=what, timeout=CALL_TIMEOUT),
+                     _("Each time round the loop, take the message you found out of the buffer "
+                       "(`del data.inb[:end]`), and `break` when the rest has not arrived yet.")) from None
     if isinstance(error, NotImplementedError):
         raise _NotAttempted("take_messages")
     return result, error
@@ -104,7 +105,8 @@ def _name(exc):
 
 def _show(buffer, limit=40):
     data = bytes(buffer)
-    return repr(data) if len(data) <= limit else f"{data[:limit]!r}... ({len(data)} bytes)"
+    return repr(data) if len(data) <= limit else _("{start!r}... ({size} bytes)").format(start=data[:limit],
+                                                                                         size=len(data))
 
 
 def _take(trial, function, inb, what):
@@ -112,19 +114,21 @@ def _take(trial, function, inb, what):
     data = types.SimpleNamespace(inb=bytearray(inb), outb=bytearray())
     result, error = _call(trial, function, data, what)
     if error is not None:
-        raise _Wrong(f"Given {what}, `take_messages` raised {_name(error)}.", _error_hint(error),
-                     _learner_traceback(error))
+        raise _Wrong(_("Given {what}, `take_messages` raised {error_type}.").format(what=what,
+                                                                                    error_type=_name(error)),
+                     _error_hint(error), _learner_traceback(error))
     if result is None:
-        raise _Wrong(f"Given {what}, `take_messages` returned None.",
-                     "Did you forget a `return`? Return the list of messages, `[]` when there is none.")
+        raise _Wrong(_("Given {what}, `take_messages` returned None.").format(what=what),
+                     _("Did you forget a `return`? Return the list of messages, `[]` when there is none."))
     if not isinstance(result, list):
-        raise _Wrong(f"Given {what}, `take_messages` returned a {type(result).__name__}, not a list.",
-                     "Collect the messages in a list (`messages.append(...)`) and return it.")
+        raise _Wrong(_("Given {what}, `take_messages` returned a {kind}, not a list.").format(
+                         what=what, kind=type(result).__name__),
+                     _("Collect the messages in a list (`messages.append(...)`) and return it."))
     if not all(isinstance(m, (bytes, bytearray)) for m in result):
         kinds = sorted({type(m).__name__ for m in result})
-        raise _Wrong(f"Given {what}, `take_messages` returned a list of {', '.join(kinds)}: "
-                     "each message should be bytes.",
-                     "Copy each message out: `bytes(data.inb[HEADER.size:end])`.")
+        raise _Wrong(_("Given {what}, `take_messages` returned a list of {kinds}: "
+                       "each message should be bytes.").format(what=what, kinds=", ".join(kinds)),
+                     _("Copy each message out: `bytes(data.inb[HEADER.size:end])`."))
     return [bytes(m) for m in result], bytes(data.inb)
 
 
@@ -133,32 +137,34 @@ def _expect(trial, function, inb, what, messages, left):
     if got != messages:
         shown = "[" + ", ".join(_show(m) for m in got) + "]"
         wanted = "[" + ", ".join(_show(m) for m in messages) + "]"
-        raise _Wrong(f"Given {what}, `take_messages` returned {shown}; expected {wanted}.",
+        raise _Wrong(_("Given {what}, `take_messages` returned {shown}; expected {wanted}.").format(
+                         what=what, shown=shown, wanted=wanted),
                      _hint_for(got, messages))
     if rest != left:
-        raise _Wrong(f"Given {what}, `take_messages` returned the right messages but left "
-                     f"{_show(rest)} in `data.inb`; expected {_show(left)}.",
-                     "Take each message, header included, off the front of the buffer "
-                     "(`del data.inb[:end]`), and leave a message that is not complete yet untouched.")
+        raise _Wrong(_("Given {what}, `take_messages` returned the right messages but left "
+                       "{rest} in `data.inb`; expected {left}.").format(what=what, rest=_show(rest),
+                                                                         left=_show(left)),
+                     _("Take each message, header included, off the front of the buffer "
+                       "(`del data.inb[:end]`), and leave a message that is not complete yet untouched."))
 
 
 def _error_hint(error):
     if isinstance(error, ValueError):
-        return ("ValueError is for a length over MAX_MESSAGE only, and these are short messages: read the "
-                "length big-endian, as it was packed (`HEADER.unpack_from(data.inb)`, format '!I').")
-    return ("A message that has not fully arrived is not an error: leave it in `data.inb` and return "
-            "the complete ones (maybe none: `[]`).")
+        return _("ValueError is for a length over MAX_MESSAGE only, and these are short messages: read the "
+                 "length big-endian, as it was packed (`HEADER.unpack_from(data.inb)`, format '!I').")
+    return _("A message that has not fully arrived is not an error: leave it in `data.inb` and return "
+             "the complete ones (maybe none: `[]`).")
 
 
 def _hint_for(got, expected):
     if len(got) < len(expected) and got == expected[:len(got)]:
-        return ("Keep going while the buffer holds more: a `while` loop, not an `if`. One `recv` can "
-                "bring several messages.")
+        return _("Keep going while the buffer holds more: a `while` loop, not an `if`. One `recv` can "
+                 "bring several messages.")
     if len(got) > len(expected):
-        return ("Return only complete messages: compare `len(data.inb)` with 4 + the length before "
-                "taking one.")
-    return ("The first 4 bytes are the length, big-endian (`HEADER.unpack_from(data.inb)`); the "
-            "message is the `length` bytes after them.")
+        return _("Return only complete messages: compare `len(data.inb)` with 4 + the length before "
+                 "taking one.")
+    return _("The first 4 bytes are the length, big-endian (`HEADER.unpack_from(data.inb)`); the "
+             "message is the `length` bytes after them.")
 
 
 # ---------------------------------------------------------------------------
@@ -167,14 +173,14 @@ def _hint_for(got, expected):
 def _direct(trial, function):
     """The learner's function on buffers the check builds. Raises _Wrong or _NotAttempted."""
     one, empty = frame(MESSAGES[0]), frame(b"")
-    _expect(trial, function, b"", "an empty `data.inb`", [], b"")
-    _expect(trial, function, one[:3], "3 bytes of a header", [], one[:3])
-    _expect(trial, function, one[:10], "a header and 6 of its 22 bytes", [], one[:10])
-    _expect(trial, function, one, "one whole message", [MESSAGES[0]], b"")
+    _expect(trial, function, b"", _("an empty `data.inb`"), [], b"")
+    _expect(trial, function, one[:3], _("3 bytes of a header"), [], one[:3])
+    _expect(trial, function, one[:10], _("a header and 6 of its 22 bytes"), [], one[:10])
+    _expect(trial, function, one, _("one whole message"), [MESSAGES[0]], b"")
     wire = b"".join(frame(m) for m in MESSAGES)
-    _expect(trial, function, wire + one[:7], "five messages (one of them empty) and the start of a sixth",
+    _expect(trial, function, wire + one[:7], _("five messages (one of them empty) and the start of a sixth"),
             MESSAGES, one[:7])
-    _expect(trial, function, empty, "an empty message (a header saying 0)", [b""], b"")
+    _expect(trial, function, empty, _("an empty message (a header saying 0)"), [b""], b"")
     # One byte at a time, as the worst cut TCP could make: one bounded call feeds them all.
     fed = types.SimpleNamespace(inb=bytearray(), outb=bytearray(), bytes=0, taken=[])
 
@@ -185,23 +191,27 @@ def _direct(trial, function):
             data.taken += [bytes(m) for m in function(data) or ()]
         return data.taken
 
-    taken, error = _call(trial, feed, fed, "five messages one byte at a time")
+    taken, error = _call(trial, feed, fed, _("five messages one byte at a time"))
     if error is not None:
-        raise _Wrong(f"Fed five messages one byte at a time, `take_messages` raised "
-                     f"{_name(error)} after byte {fed.bytes}.", _error_hint(error),
-                     _learner_traceback(error))
+        raise _Wrong(_("Fed five messages one byte at a time, `take_messages` raised "
+                       "{error_type} after byte {byte}.").format(error_type=_name(error), byte=fed.bytes),
+                     _error_hint(error), _learner_traceback(error))
     if taken != MESSAGES:
-        raise _Wrong("Fed five messages one byte at a time, `take_messages` returned "
-                     f"{len(taken)} message(s), not the 5 sent, whole and in order.",
+        raise _Wrong(_("Fed five messages one byte at a time, `take_messages` returned "
+                       "{count} message(s), not the 5 sent, whole and in order.").format(count=len(taken)),
                      _hint_for(taken, MESSAGES))
     # A header announcing 4 GiB must be refused, not waited for.
     data = types.SimpleNamespace(inb=bytearray(HEADER.pack(TOO_LONG) + b"xx"), outb=bytearray())
-    result, error = _call(trial, function, data, "a header announcing 4 GiB")
+    result, error = _call(trial, function, data, _("a header announcing 4 GiB"))
     if not isinstance(error, ValueError):
-        did = f"raised {_name(error)}" if error is not None else f"returned {result!r}"
-        raise _Wrong(f"Given a header announcing {TOO_LONG:,} bytes, `take_messages` {did}: it should "
-                     "raise ValueError, so that the server closes that connection.",
-                     "Before waiting for the rest, `if length > MAX_MESSAGE: raise ValueError(...)`.")
+        if error is not None:
+            message = _("Given a header announcing {length:,} bytes, `take_messages` raised {error_type}: it "
+                        "should raise ValueError, so that the server closes that connection.")
+        else:
+            message = _("Given a header announcing {length:,} bytes, `take_messages` returned {result!r}: it "
+                        "should raise ValueError, so that the server closes that connection.")
+        raise _Wrong(message.format(length=TOO_LONG, error_type=_name(error), result=result),
+                     _("Before waiting for the rest, `if length > MAX_MESSAGE: raise ValueError(...)`."))
 
 
 def _message_server(trial, function):
@@ -250,6 +260,12 @@ WAYS = {
 }
 
 
+def _way_words(way):
+    """How the messages were cut (a key of WAYS), in the language in use."""
+    return {"one byte per send": _("one byte per send"), "all in one send": _("all in one send"),
+            "odd pieces": _("odd pieces")}.get(way, way)
+
+
 def _talk(trial, address, pieces):
     """Send MESSAGES cut into ``pieces``; return the replies the check's own reader found."""
     with trial.connect(address) as client:
@@ -277,29 +293,32 @@ def _over_sockets(trial, function):
                     replies = _talk(trial, server.address, cut(wire))
                 except OSError as exc:
                     server.check()  # if the learner's function failed on the server's thread: that
-                    raise _Wrong(f"A server using your `take_messages`, sent five messages ({way}), "
-                                 f"did not answer them all within {NET_TIMEOUT:g} s "
-                                 f"({_name(exc)}).") from None
+                    raise _Wrong(_("A server using your `take_messages`, sent five messages ({way}), "
+                                   "did not answer them all within {timeout:g} s ({error_type}).").format(
+                                       way=_way_words(way), timeout=NET_TIMEOUT, error_type=_name(exc))) from None
                 expected = [m[::-1] for m in MESSAGES]
                 if replies != expected:
                     right = sum(reply == want for reply, want in zip(replies, expected))
-                    raise _Wrong(f"A server using your `take_messages`, sent five messages ({way}), "
-                                 f"answered {len(replies)}, {right} of them right (the message "
-                                 "reversed); expected five right answers.", _hint_for(replies, expected))
+                    raise _Wrong(_("A server using your `take_messages`, sent five messages ({way}), "
+                                   "answered {count}, {right} of them right (the message "
+                                   "reversed); expected five right answers.").format(
+                                       way=_way_words(way), count=len(replies), right=right),
+                                 _hint_for(replies, expected))
     except _Wrong:
         raise
     except Exception as exc:  # the learner's function raised on the server's thread
-        raise _Wrong(f"A server using your `take_messages` stopped with {_name(exc)}.",
-                     "Given bytes that hold no complete message yet, return `[]`.",
+        raise _Wrong(_("A server using your `take_messages` stopped with {error_type}.").format(
+                         error_type=_name(exc)),
+                     _("Given bytes that hold no complete message yet, return `[]`."),
                      _learner_traceback(exc)) from None
 
 
 def _body(trial, take_messages):
     _direct(trial, take_messages)
     _over_sockets(trial, take_messages)
-    return ("It takes every complete message out of `data.inb`, leaves a partial one there, "
-            "refuses a header announcing 4 GiB, and a server using it answered five messages "
-            "sent one byte per send, all in one send, and in odd pieces.")
+    return _("It takes every complete message out of `data.inb`, leaves a partial one there, "
+             "refuses a header announcing 4 GiB, and a server using it answered five messages "
+             "sent one byte per send, all in one send, and in odd pieces.")
 
 
 def check_take_messages(take_messages):

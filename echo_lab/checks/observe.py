@@ -15,6 +15,7 @@ import time
 
 from .. import seed
 from ..background import BackgroundServer, run_client
+from ..i18n import _
 from ..recorder import Recorder
 from .trial import HOST, NET_TIMEOUT, READ, WRITE, _learner_frames, _Wrong
 
@@ -25,15 +26,28 @@ def mask_words(mask):
     """'EVENT_READ only', 'EVENT_WRITE only', 'EVENT_READ | EVENT_WRITE', or 'events=N' for any other N."""
     if mask == READ | WRITE:
         return "EVENT_READ | EVENT_WRITE"
-    return {READ: "EVENT_READ only", WRITE: "EVENT_WRITE only"}.get(mask, f"events={mask!r}")
+    if mask == READ:
+        return _("EVENT_READ only")
+    if mask == WRITE:
+        return _("EVENT_WRITE only")
+    return f"events={mask!r}"
 
 
-# The hint for a recv on EVENT_WRITE only: the server's and the client's service_connection both get it.
-_RECV_ONLY_ON_READ = ("With mask EVENT_WRITE only there may be nothing to read: call `sock.recv` only "
-                      "`if mask & selectors.EVENT_READ:`.")
-_NO_SENDALL = ("`sendall` on a non-blocking socket raises BlockingIOError as soon as the send buffer is "
-               "full, and the bytes it had sent are lost from view. Use `sent = sock.send(data.outb)`, "
-               "which sends what fits, and keep the rest: `data.outb = data.outb[sent:]`.")
+def _mask_code(mask):
+    """'EVENT_READ', 'EVENT_WRITE', 'EVENT_READ | EVENT_WRITE' (or 'events=N'): the mask as code."""
+    return {READ: "EVENT_READ", WRITE: "EVENT_WRITE"}.get(mask) or mask_words(mask)
+
+
+def _recv_only_on_read():
+    """The hint for a recv on EVENT_WRITE only: the server's and the client's service_connection both get it."""
+    return _("With mask EVENT_WRITE only there may be nothing to read: call `sock.recv` only "
+             "`if mask & selectors.EVENT_READ:`.")
+
+
+def _no_sendall():
+    return _("`sendall` on a non-blocking socket raises BlockingIOError as soon as the send buffer is "
+             "full, and the bytes it had sent are lost from view. Use `sent = sock.send(data.outb)`, "
+             "which sends what fits, and keep the rest: `data.outb = data.outb[sent:]`.")
 
 
 def _blocking_hint(error):
@@ -41,11 +55,11 @@ def _blocking_hint(error):
     frames = _learner_frames(error)
     line = frames[-1].line if frames else ""
     if "sendall" in line:
-        return _NO_SENDALL
+        return _no_sendall()
     if ".send(" in line:
-        return ("`send` raised BlockingIOError: the send buffer is full. Send only on EVENT_WRITE, and "
-                "keep what was not sent in data.outb.")
-    return _RECV_ONLY_ON_READ
+        return _("`send` raised BlockingIOError: the send buffer is full. Send only on EVENT_WRITE, and "
+                 "keep what was not sent in data.outb.")
+    return _recv_only_on_read()
 
 
 def _wait_key(sel, sock, bits, timeout=NET_TIMEOUT):
@@ -55,22 +69,22 @@ def _wait_key(sel, sock, bits, timeout=NET_TIMEOUT):
     or if it was not ready within ``timeout``.
     """
     if sock.fileno() == -1:
-        raise _Wrong("Your code closed a connection that was still open: the client had not closed it, "
-                     "and the check could not go on with it.",
-                     hint="Close a connection only when `recv` returns b'' (the other side closed), or, "
-                          "in the client, when every byte has come back.")
+        raise _Wrong(_("Your code closed a connection that was still open: the client had not closed it, "
+                       "and the check could not go on with it."),
+                     hint=_("Close a connection only when `recv` returns b'' (the other side closed), or, "
+                            "in the client, when every byte has come back."))
     if not _registered(sel, sock):
-        raise _Wrong("Your code unregistered a connection that was still open: `sel` would never report "
-                     "it again.", hint="Unregister a connection only when you close it.")
+        raise _Wrong(_("Your code unregistered a connection that was still open: `sel` would never report "
+                       "it again."), hint=_("Unregister a connection only when you close it."))
     deadline = time.monotonic() + timeout
     fd = sock.fileno()
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise _Wrong(f"A connection registered in `sel` was not reported ready for "
-                         f"{mask_words(bits).replace(' only', '')} within {timeout:g} s.",
-                         hint="Keep the connection registered for the events it waits for: "
-                              "`selectors.EVENT_READ | selectors.EVENT_WRITE`.")
+            raise _Wrong(_("A connection registered in `sel` was not reported ready for "
+                           "{events} within {timeout:g} s.").format(events=_mask_code(bits), timeout=timeout),
+                         hint=_("Keep the connection registered for the events it waits for: "
+                                "`selectors.EVENT_READ | selectors.EVENT_WRITE`."))
         for key, mask in sel.select(timeout=left):
             if key.fd == fd and mask & bits:
                 return key
@@ -114,19 +128,23 @@ def _check_closed(sel, sock, fd, since, why):
     order = _events_of(sel, fd, since, ("unregister", "close"))
     registered = _registered(sel, sock)
     closed = sock.fileno() == -1
-    unregister_first = "Unregister first: `sel.unregister(sock)`, then `sock.close()`."
+    unregister_first = _("Unregister first: `sel.unregister(sock)`, then `sock.close()`.")
     if order[:2] == ["close", "unregister"]:
-        raise _Wrong(f"{why}, it closed the socket before unregistering it.",
-                     hint="A closed socket has no file descriptor left for the selector to look up; "
-                          f"on some systems `sel.unregister` then fails. {unregister_first}")
+        raise _Wrong(_("{why}, it closed the socket before unregistering it.").format(why=why),
+                     hint=_("A closed socket has no file descriptor left for the selector to look up; "
+                            "on some systems `sel.unregister` then fails. {unregister_first}").format(
+                                unregister_first=unregister_first))
     if closed and registered:
-        raise _Wrong(f"{why}, it closed the socket but did not unregister it: `sel` still holds it.",
-                     hint=f"The selector would keep a dead socket. {unregister_first}")
+        raise _Wrong(_("{why}, it closed the socket but did not unregister it: `sel` still holds it.").format(
+                         why=why),
+                     hint=_("The selector would keep a dead socket. {unregister_first}").format(
+                         unregister_first=unregister_first))
     if not closed and not registered:
-        raise _Wrong(f"{why}, it unregistered the socket but did not close it: the connection stays "
-                     "open.", hint="After `sel.unregister(sock)`, call `sock.close()`.")
+        raise _Wrong(_("{why}, it unregistered the socket but did not close it: the connection stays "
+                       "open.").format(why=why), hint=_("After `sel.unregister(sock)`, call `sock.close()`."))
     if not closed:
-        raise _Wrong(f"{why}, it neither unregistered nor closed the socket: it stays registered and open.",
+        raise _Wrong(_("{why}, it neither unregistered nor closed the socket: it stays registered and "
+                       "open.").format(why=why),
                      hint=unregister_first)
 
 
@@ -148,13 +166,14 @@ def _serve(trial, make_handlers, clients=2):
     try:
         result = run_client(server.address, clients, kind="fixed", timeout=NET_TIMEOUT)
         if not result.finished:
-            problem = (f"Served by a background server, {clients} of the tutorial's clients did not "
-                       f"get their messages echoed within {NET_TIMEOUT:g} s.")
+            problem = _("Served by a background server, {clients} of the tutorial's clients did not "
+                        "get their messages echoed within {timeout:g} s.").format(clients=clients,
+                                                                                   timeout=NET_TIMEOUT)
         else:
             server.wait_idle(timeout=NET_TIMEOUT)
     except TimeoutError:
-        problem = (f"Served by a background server, the {clients} clients got their echo and closed, "
-                   "but the server still had connections registered.")
+        problem = _("Served by a background server, the {clients} clients got their echo and closed, "
+                    "but the server still had connections registered.").format(clients=clients)
     except BaseException as exc:  # the loop's error, raised by wait_idle
         error = exc
     finally:
@@ -163,7 +182,7 @@ def _serve(trial, make_handlers, clients=2):
         except BaseException as exc:  # the learner's error, kept by the server thread
             error = error or exc
     if error is not None:
-        trial.learner_error(error, "While serving clients, your code",
+        trial.learner_error(error, _("While serving clients, your code"),
                             on_error={BlockingIOError: _blocking_hint})
     if problem:
         raise _Wrong(problem)
@@ -179,4 +198,5 @@ def _reference_client(trial, sel):
 
 def _expect_return(value, what, name):
     if value is None:
-        raise _Wrong(f"{name} returned None: did you forget a `return`?", hint=f"Return {what}.")
+        raise _Wrong(_("{name} returned None: did you forget a `return`?").format(name=name),
+                     hint=_("Return {what}.").format(what=what))

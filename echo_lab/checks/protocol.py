@@ -37,6 +37,7 @@ import struct
 import threading
 import time
 
+from ..i18n import _
 from .trial import HOST, NET_TIMEOUT, _async_raise, _learner_traceback, _NotAttempted, _Timeout, _Trial, _Wrong
 from .results import Result
 
@@ -132,7 +133,7 @@ class ProtocolServer:
         if self.thread.is_alive():
             self.loop.call_soon_threadsafe(shut)
             self.thread.join(self.timeout)
-            for _ in range(3):  # stuck in a method that blocks or loops: interrupt it
+            for _attempt in range(3):  # stuck in a method that blocks or loops: interrupt it
                 if not self.thread.is_alive():
                     break
                 _async_raise(self.thread, _Timeout)
@@ -265,115 +266,134 @@ def _look_for_errors(server, when):
     if isinstance(error, NotImplementedError):
         raise _NotAttempted("EchoProtocol")
     where = next((c.get("message", "") for c in server.errors if c.get("exception") is error), "")
-    raise _Wrong(f"{when}, your protocol raised {type(error).__name__}: {error}"
-                 + (f" (asyncio: {where.rstrip('.')})." if where else "."),
-                 "The last lines of the traceback show where in your code it failed.",
+    if where:
+        message = _("{when}, your protocol raised {error_type}: {error} (asyncio: {where}).").format(
+            when=when, error_type=type(error).__name__, error=error, where=where.rstrip("."))
+    else:
+        message = _("{when}, your protocol raised {error_type}: {error}.").format(
+            when=when, error_type=type(error).__name__, error=error)
+    raise _Wrong(message, _("The last lines of the traceback show where in your code it failed."),
                  _learner_traceback(error))
 
 
 def _echo(trial, server, payload, what):
     client = trial.connect(server.address)
     back, eof = _exchange(client, payload, time.monotonic() + NET_TIMEOUT)
-    _look_for_errors(server, f"Sent {what}")
+    _look_for_errors(server, _("Sent {what}").format(what=what))
     if back != payload:
         server.on_loop(lambda: None)  # a loop stuck in a method: TimeoutError, reported as such
-        got = "nothing" if not back else f"{len(back):,} bytes" + (" (the stream ended)" if eof else "")
-        raise _Wrong(f"Sent {what} ({len(payload):,} bytes), a client got {got} back within "
-                     f"{NET_TIMEOUT:g} s; expected every byte, in order.",
-                     "`data_received(data)` is called with each piece that arrives: write it back "
-                     "with `self.transport.write(data)`.")
+        if not back:
+            got = _("nothing")
+        elif eof:
+            got = _("{count:,} bytes (the stream ended)").format(count=len(back))
+        else:
+            got = _("{count:,} bytes").format(count=len(back))
+        raise _Wrong(_("Sent {what} ({size:,} bytes), a client got {got} back within "
+                       "{timeout:g} s; expected every byte, in order.").format(
+                           what=what, size=len(payload), got=got, timeout=NET_TIMEOUT),
+                     _("`data_received(data)` is called with each piece that arrives: write it back "
+                       "with `self.transport.write(data)`."))
     return client
 
 
 def _body(trial, server):
     # 1. Two clients at once, the tutorial's messages.
-    first = _echo(trial, server, b"Message 1 from client.Message 2 from client.", "the tutorial's two messages")
-    _echo(trial, server, b"Message 1 from client.Message 2 from client.", "the same from a second client")
+    first = _echo(trial, server, b"Message 1 from client.Message 2 from client.",
+                  _("the tutorial's two messages"))
+    _echo(trial, server, b"Message 1 from client.Message 2 from client.", _("the same from a second client"))
     first.close()
     # 2. A client that sends and does not read.
     hog, sent, held = flood(server)
     trial.own(hog)
-    _look_for_errors(server, "While a client sent and did not read")
+    _look_for_errors(server, _("While a client sent and did not read"))
     if held > BOUND:
-        raise _Wrong(f"A client sent {sent / MiB:.1f} MiB and read nothing; your server kept reading "
-                     f"and held up to {held / MiB:.1f} MiB for it in its transport's write buffer "
-                     f"(more than {BOUND // MiB} MiB). A client that never reads would fill its memory.",
-                     "asyncio calls `pause_writing()` when the write buffer passes its high-water "
-                     "mark (64 KiB): stop reading there, with `self.transport.pause_reading()`, so that "
-                     "TCP pushes back on the client.")
+        raise _Wrong(_("A client sent {sent:.1f} MiB and read nothing; your server kept reading "
+                       "and held up to {held:.1f} MiB for it in its transport's write buffer "
+                       "(more than {bound} MiB). A client that never reads would fill its memory.").format(
+                           sent=sent / MiB, held=held / MiB, bound=BOUND // MiB),
+                     _("asyncio calls `pause_writing()` when the write buffer passes its high-water "
+                       "mark (64 KiB): stop reading there, with `self.transport.pause_reading()`, so that "
+                       "TCP pushes back on the client."))
     if sent >= FLOOD:
-        raise _Wrong(f"A client sent all of {FLOOD // MiB} MiB without reading a byte, and nothing pushed "
-                     "back: your server kept reading.",
-                     "In `pause_writing()`, call `self.transport.pause_reading()`.")
-    _echo(trial, server, b"ping", "`ping` while another client was pushed back")
+        raise _Wrong(_("A client sent all of {flood} MiB without reading a byte, and nothing pushed "
+                       "back: your server kept reading.").format(flood=FLOOD // MiB),
+                     _("In `pause_writing()`, call `self.transport.pause_reading()`."))
+    _echo(trial, server, b"ping", _("`ping` while another client was pushed back"))
     got, wrong, ended = _drain(hog, sent)
-    _look_for_errors(server, "While the pushed-back client read its echo")
+    _look_for_errors(server, _("While the pushed-back client read its echo"))
     if wrong is not None:
-        raise _Wrong(f"The client that had sent {sent:,} bytes without reading got them back wrong "
-                     f"from byte {wrong:,} on: lost, doubled or swapped bytes.",
-                     "Write each piece once, as it arrives: `self.transport.write(data)`.")
+        raise _Wrong(_("The client that had sent {sent:,} bytes without reading got them back wrong "
+                       "from byte {wrong:,} on: lost, doubled or swapped bytes.").format(sent=sent, wrong=wrong),
+                     _("Write each piece once, as it arrives: `self.transport.write(data)`."))
     if got < sent and ended:
-        raise _Wrong(f"A client sent {sent:,} bytes without reading, then read: your server closed the "
-                     f"connection after echoing {got:,} of them.",
-                     "Close only when the client is done: leave `eof_received` out, and the transport "
-                     "closes after the client's end of the stream.")
+        raise _Wrong(_("A client sent {sent:,} bytes without reading, then read: your server closed the "
+                       "connection after echoing {got:,} of them.").format(sent=sent, got=got),
+                     _("Close only when the client is done: leave `eof_received` out, and the transport "
+                       "closes after the client's end of the stream."))
     if got < sent:
-        raise _Wrong(f"A client sent {sent:,} bytes without reading, then read: only {got:,} came back "
-                     f"within {FLOOD_SECONDS:g} s. Once paused, your server never read again.",
-                     "asyncio calls `resume_writing()` when the buffer has drained below its low-water "
-                     "mark: start reading again there, with `self.transport.resume_reading()`.")
+        raise _Wrong(_("A client sent {sent:,} bytes without reading, then read: only {got:,} came back "
+                       "within {seconds:g} s. Once paused, your server never read again.").format(
+                           sent=sent, got=got, seconds=FLOOD_SECONDS),
+                     _("asyncio calls `resume_writing()` when the buffer has drained below its low-water "
+                       "mark: start reading again there, with `self.transport.resume_reading()`."))
     # 3. Half-close: the rest, then the end of the stream.
     half = trial.connect(server.address)
     payload = _expected(0, 200 * KiB)
     back, eof = _exchange(half, payload, time.monotonic() + NET_TIMEOUT, half_close=True)
-    _look_for_errors(server, "After a client's half-close")
+    _look_for_errors(server, _("After a client's half-close"))
     if back != payload or not eof:
-        raise _Wrong(f"A client sent {len(payload) // KiB} KiB and then shut down its sending side; it got "
-                     f"{len(back):,} bytes back" + ("" if eof else " and the connection stayed open")
-                     + ": expected all of them, then the end of the stream.",
-                     "Leave `eof_received` out (or return None from it): the transport then sends what "
-                     "is left in its buffer and closes.")
+        if eof:
+            message = _("A client sent {size} KiB and then shut down its sending side; it got "
+                        "{got:,} bytes back: expected all of them, then the end of the stream.")
+        else:
+            message = _("A client sent {size} KiB and then shut down its sending side; it got "
+                        "{got:,} bytes back and the connection stayed open: expected all of them, then "
+                        "the end of the stream.")
+        raise _Wrong(message.format(size=len(payload) // KiB, got=len(back)),
+                     _("Leave `eof_received` out (or return None from it): the transport then sends what "
+                       "is left in its buffer and closes."))
     # 4. A reset is one connection's business.
     rude = trial.connect(server.address)
     rude.sendall(b"x" * 1000)
     _reset(rude)
     time.sleep(0.05)
-    _echo(trial, server, b"still there?", "a message after another client reset its connection")
-    return (f"It echoed two clients at once; for a client that sent without reading, it held at most "
-            f"{BOUND // MiB} MiB (TCP pushed back) while answering another, then echoed every byte in "
-            "order once that client read; it sent the rest after a half-close and then closed; and a "
-            "reset did not stop it.")
+    _echo(trial, server, b"still there?", _("a message after another client reset its connection"))
+    return _("It echoed two clients at once; for a client that sent without reading, it held at most "
+             "{bound} MiB (TCP pushed back) while answering another, then echoed every byte in "
+             "order once that client read; it sent the rest after a half-close and then closed; and a "
+             "reset did not stop it.").format(bound=BOUND // MiB)
 
 
 def check_echo_protocol(protocol_class):
     """Check a learner's ``EchoProtocol`` class; returns a :class:`Result`."""
     name = "EchoProtocol"
     if not isinstance(protocol_class, type):
-        return Result(name, "wrong", f"Pass the class itself (`check_echo_protocol(EchoProtocol)`), not a "
-                                     f"{type(protocol_class).__name__}.")
+        return Result(name, "wrong", _("Pass the class itself (`check_echo_protocol(EchoProtocol)`), not a "
+                                       "{kind}.").format(kind=type(protocol_class).__name__))
     if not issubclass(protocol_class, asyncio.Protocol):
-        return Result(name, "wrong", "`EchoProtocol` should be a subclass of `asyncio.Protocol`: "
-                                     "`class EchoProtocol(asyncio.Protocol):`.")
+        return Result(name, "wrong", _("`EchoProtocol` should be a subclass of `asyncio.Protocol`: "
+                                       "`class EchoProtocol(asyncio.Protocol):`."))
     trial = _Trial(None)
     try:
         with ProtocolServer(protocol_class) as server:
             try:
                 message = _body(trial, server)
             except concurrent.futures.TimeoutError:
-                raise _Wrong(f"The server's loop did not answer within {NET_TIMEOUT:g} s: one of your "
-                             "methods blocks or loops forever.",
-                             "Each method should do its bit and return: asyncio calls it again when "
-                             "there is more to do.") from None
+                raise _Wrong(_("The server's loop did not answer within {timeout:g} s: one of your "
+                               "methods blocks or loops forever.").format(timeout=NET_TIMEOUT),
+                             _("Each method should do its bit and return: asyncio calls it again when "
+                               "there is more to do.")) from None
             except OSError as exc:
-                _look_for_errors(server, "Talking to your server")
-                raise _Wrong(f"Talking to your server failed: {type(exc).__name__}: {exc}.",
-                             "Keep the connection open: close the transport only in `eof_received` "
-                             "or not at all.") from None
+                _look_for_errors(server, _("Talking to your server"))
+                raise _Wrong(_("Talking to your server failed: {error_type}: {error}.").format(
+                                 error_type=type(exc).__name__, error=exc),
+                             _("Keep the connection open: close the transport only in `eof_received` "
+                               "or not at all.")) from None
     except _NotAttempted:
         return Result(name, "not attempted",
-                      "EchoProtocol still raises NotImplementedError. Write its methods in the cell "
-                      "marked `# YOUR CODE HERE` (delete the `raise NotImplementedError()` lines), run "
-                      "that cell, then run this one again.")
+                      _("EchoProtocol still raises NotImplementedError. Write its methods in the cell "
+                        "marked `# YOUR CODE HERE` (delete the `raise NotImplementedError()` lines), run "
+                        "that cell, then run this one again."))
     except _Wrong as wrong:
         return Result(name, "wrong", wrong.message, wrong.hint, wrong.traceback)
     finally:

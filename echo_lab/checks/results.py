@@ -9,6 +9,8 @@ notebook outputs and tests can compare it.
 import html
 import re
 
+from ..i18n import _
+
 __all__ = ["Hint", "Result", "Solution"]
 
 
@@ -17,6 +19,24 @@ _STYLE = {  # outcome: (icon, headline, border colour, background)
     "wrong": ("✘", "not right yet", "#c62828", "#fdecea"),
     "not attempted": ("…", "not attempted yet", "#757575", "#f5f5f5"),
 }
+
+
+def _headline(outcome):
+    """The outcome's headline, in the language in use."""
+    return {"passed": _("passed"), "wrong": _("not right yet"), "not attempted": _("not attempted yet")}[outcome]
+
+
+_FULL_WIDTH = ("。", "：", "；", "，", "！", "？", "）")  # Chinese punctuation: no space after it
+
+
+def _gap(first):
+    """What goes between ``first`` and the text after it: a space, or nothing after full-width punctuation."""
+    return "" if first.endswith(_FULL_WIDTH) else " "
+
+
+def _join(first, second):
+    """``first second``, or ``first`` and ``second`` run together after Chinese punctuation."""
+    return first + _gap(first) + second
 
 
 def _html_text(text):
@@ -47,15 +67,18 @@ class Result:
         return self.outcome == "passed"
 
     def _more(self):
-        return f'More help: hint("{self.exercise}"), then hint("{self.exercise}", 2)...'
+        return _('More help: hint("{exercise}"), then hint("{exercise}", 2)...').format(exercise=self.exercise)
+
+    def _title(self, exercise):
+        return _("{exercise}: {headline}.").format(exercise=exercise, headline=_headline(self.outcome))
 
     def __repr__(self):
-        icon, headline, _, _ = _STYLE[self.outcome]
-        lines = [f"{icon} {self.exercise}: {headline}. {self.message}"]
+        icon = _STYLE[self.outcome][0]
+        lines = [_join(f"{icon} {self._title(self.exercise)}", self.message)]
         if self.traceback:
             lines.append(self.traceback.rstrip())
         if self.hint:
-            lines.append(f"Hint: {self.hint}")
+            lines.append(_join(_("Hint:"), self.hint))
         if self.outcome == "wrong":
             lines.append(self._more())
         return "\n".join(lines)
@@ -63,13 +86,15 @@ class Result:
     __str__ = __repr__
 
     def _repr_html_(self):
-        icon, headline, colour, background = _STYLE[self.outcome]
-        parts = [f"<b>{icon} {html.escape(self.exercise)}: {headline}.</b> {_html_text(self.message)}"]
+        icon, colour, background = (_STYLE[self.outcome][i] for i in (0, 2, 3))
+        title = self._title(self.exercise)
+        parts = [f"<b>{icon} {html.escape(title)}</b>{_gap(title)}{_html_text(self.message)}"]
         if self.traceback:
-            parts.append(f"<details open><summary>Traceback</summary><pre>{html.escape(self.traceback)}</pre>"
-                         "</details>")
+            parts.append(f"<details open><summary>{html.escape(_('Traceback'))}</summary>"
+                         f"<pre>{html.escape(self.traceback)}</pre></details>")
         if self.hint:
-            parts.append(f"<div><b>Hint:</b> {_html_text(self.hint)}</div>")
+            label = _("Hint:")
+            parts.append(f"<div><b>{html.escape(label)}</b>{_gap(label)}{_html_text(self.hint)}</div>")
         if self.outcome == "wrong":
             parts.append(f'<div style="color: #555">{_html_text(self._more())}</div>')
         return _box(colour, background, "".join(parts))
@@ -83,15 +108,19 @@ class Hint:
 
     def _next(self):
         if self.level < self.total:
-            return f'Next: hint("{self.exercise}", {self.level + 1})'
-        return f'That was the last hint. solution("{self.exercise}") shows the answer.'
+            return _('Next: hint("{exercise}", {level})').format(exercise=self.exercise, level=self.level + 1)
+        return _('That was the last hint. solution("{exercise}") shows the answer.').format(exercise=self.exercise)
 
     def __repr__(self):
-        return f"Hint {self.level} of {self.total} for {self.exercise}: {self.text}\n{self._next()}"
+        heading = _("Hint {level} of {total} for {exercise}:").format(
+            level=self.level, total=self.total, exercise=self.exercise)
+        return f"{_join(heading, self.text)}\n{self._next()}"
 
     def _repr_html_(self):
-        inner = (f"<b>Hint {self.level} of {self.total}</b> for <code>{html.escape(self.exercise)}</code>: "
-                 f"{_html_text(self.text)}<div style='color: #555'>{_html_text(self._next())}</div>")
+        heading = _("<b>Hint {level} of {total}</b> for <code>{exercise}</code>:").format(
+            level=self.level, total=self.total, exercise=html.escape(self.exercise))
+        inner = (f"{_join(heading, _html_text(self.text))}"
+                 f"<div style='color: #555'>{_html_text(self._next())}</div>")
         return _box("#1565c0", "#e8f0fe", inner)
 
 
@@ -102,9 +131,9 @@ class Solution:
         self.exercise, self.code = exercise, code
 
     def __repr__(self):
-        return f"Solution for {self.exercise}:\n{self.code}"
+        return _("Solution for {exercise}:").format(exercise=self.exercise) + f"\n{self.code}"
 
     def _repr_html_(self):
-        inner = (f"<b>Solution</b> for <code>{html.escape(self.exercise)}</code>:"
-                 f"<pre>{html.escape(self.code)}</pre>")
+        heading = _("<b>Solution</b> for <code>{exercise}</code>:").format(exercise=html.escape(self.exercise))
+        inner = f"{heading}<pre>{html.escape(self.code)}</pre>"
         return _box("#6a1b9a", "#f3e5f5", inner)

@@ -34,6 +34,7 @@ import traceback
 
 from .. import seed
 from ..background import BackgroundServer, run_client
+from ..i18n import _
 from ..recorder import Recorder
 from .trial import _format_frames, _learner_frames
 
@@ -46,42 +47,44 @@ def _meaning(error, gave_up=False):
     """One line on what ``error`` means, for a learner."""
     text = str(error)
     if isinstance(error, ConnectionResetError):
-        why = " Here the clients had given up waiting, and closed their connections." if gave_up else ""
-        return "the other end closed the connection abruptly (a reset)." + why
+        if gave_up:
+            return _("the other end closed the connection abruptly (a reset). Here the clients had given up "
+                     "waiting, and closed their connections.")
+        return _("the other end closed the connection abruptly (a reset).")
     if isinstance(error, ConnectionRefusedError):
-        return "nothing accepted the connection: the address has no listening socket."
+        return _("nothing accepted the connection: the address has no listening socket.")
     if isinstance(error, BrokenPipeError):
-        return "a socket sent on a connection that the other end had already closed."
+        return _("a socket sent on a connection that the other end had already closed.")
     if isinstance(error, BlockingIOError):
-        return ("a non-blocking socket was not ready: `recv` with nothing to read, `send` or `sendall` with "
-                "a full buffer, `accept` with no client waiting, or `connect` (use `connect_ex`).")
+        return _("a non-blocking socket was not ready: `recv` with nothing to read, `send` or `sendall` with "
+                 "a full buffer, `accept` with no client waiting, or `connect` (use `connect_ex`).")
     if isinstance(error, KeyError) and "is already registered" in text:
-        return "that socket is already registered in `sel`: register each socket once."
+        return _("that socket is already registered in `sel`: register each socket once.")
     if isinstance(error, KeyError) and "is not registered" in text:
-        return "that socket is not registered in `sel` (unregistered twice?)."
+        return _("that socket is not registered in `sel` (unregistered twice?).")
     if isinstance(error, ValueError) and "Invalid file object" in text:
-        return "`sel` was given something that is not an open socket: `None` (a missing `return`?), or a closed one."
+        return _("`sel` was given something that is not an open socket: `None` (a missing `return`?), or a closed one.")
     if isinstance(error, ValueError) and "no listening socket" in text:
-        return "the server's loop finds its listening socket by `data=None`: none was registered that way."
+        return _("the server's loop finds its listening socket by `data=None`: none was registered that way.")
     if isinstance(error, OSError) and error.errno == errno.EBADF:
-        return "a socket was used after it was closed."
+        return _("a socket was used after it was closed.")
     if isinstance(error, OSError) and error.errno == errno.EINVAL and "accept" in _last_line(error):
-        return ("the loop calls accept_wrapper for every key whose data is None, and `accept()` works on the "
-                "listening socket only: was a connection registered (or modified) without `data=data`?")
+        return _("the loop calls accept_wrapper for every key whose data is None, and `accept()` works on the "
+                 "listening socket only: was a connection registered (or modified) without `data=data`?")
     if isinstance(error, TypeError) and "str" in text and "bytes" in text:
-        return "text (str) and bytes were mixed: sockets send and receive bytes, such as b''."
+        return _("text (str) and bytes were mixed: sockets send and receive bytes, such as b''.")
     stuck_loop = any(f.name == "on_loop" for f in traceback.extract_tb(error.__traceback__))  # ProtocolServer's
     if isinstance(error, TimeoutError) and stuck_loop:
-        return "the server's asyncio loop did not answer in time: one of your methods blocks, or loops forever."
+        return _("the server's asyncio loop did not answer in time: one of your methods blocks, or loops forever.")
     if isinstance(error, TimeoutError):
-        return "a wait gave up: what it waited for did not come in time."
+        return _("a wait gave up: what it waited for did not come in time.")
     if isinstance(error, (AttributeError, TypeError)) and "'NoneType'" in text:
-        return "something was None where a value was expected: did a function forget to `return`?"
+        return _("something was None where a value was expected: did a function forget to `return`?")
     if isinstance(error, RuntimeError) and "did not stop" in text:
-        return "a handler blocked, or looped, and held up the whole server."
+        return _("a handler blocked, or looped, and held up the whole server.")
     if _learner_frames(error):
-        return "the last line of yours above is where it failed; the check cell below says more."
-    return "the check cell below says what in your code led to it."
+        return _("the last line of yours above is where it failed; the check cell below says more.")
+    return _("the check cell below says what in your code led to it.")
 
 
 def _last_line(error):
@@ -104,28 +107,29 @@ def show_error(error, gave_up=False):
     """
     frames = _learner_frames(error)
     if isinstance(error, NotImplementedError):
-        name = frames[-1].name if frames else "your function"
-        print(f"{name} is not written yet: write it above, run that cell, then this one again.")
+        name = frames[-1].name if frames else _("your function")
+        print(_("{name} is not written yet: write it above, run that cell, then this one again.").format(name=name))
         return
-    lines = ["Your code raised an error:" if frames else "An error stopped the run:"]
+    lines = [_("Your code raised an error:") if frames else _("An error stopped the run:")]
     lines += [line.rstrip("\n") for line in _format_frames(frames)]
     lines.append(_error_line(error))
-    lines.append(f"What it means: {_meaning(error, gave_up)}")
+    lines.append(_("What it means: {meaning}").format(meaning=_meaning(error, gave_up)))
     print("\n".join(lines))
 
 
 def _print_lines(lines, limit=LOG_LINES, dropped=False, more=0):
     if dropped:
-        print(f"(more than {len(lines):,} lines were printed: only the last {len(lines):,} are kept)")
+        print(_("(more than {count:,} lines were printed: only the last {count:,} are kept)").format(
+            count=len(lines)))
     for line in lines[:limit]:
         print(line)
     more += max(0, len(lines) - limit)
     if more:
-        print(f"... and {more:,} more lines")
+        print(_("... and {more:,} more lines").format(more=more))
 
 
 def _bytes(n):
-    return f"{n:,} byte" + ("" if n == 1 else "s")
+    return (_("{n:,} byte") if n == 1 else _("{n:,} bytes")).format(n=n)
 
 
 def serve_tutorial_clients(sel, accept_wrapper, service_connection, clients=2, timeout=2.0):
@@ -177,18 +181,20 @@ def serve_tutorial_clients(sel, accept_wrapper, service_connection, clients=2, t
     if started:  # counted by the tutorial's client, also when it stopped on an error
         sent = sum(d.msg_total - sum(map(len, d.messages)) - len(d.outb) for d in started)
         received = sum(d.recv_total for d in started)
-        line = f"the {clients} clients sent {_bytes(sent)} and got {_bytes(received)} back"
         if gave_up:
-            line += f"; after {timeout:g} s they gave up waiting, with connections still open"
-        print(line)
+            line = _("the {clients} clients sent {sent} and got {received} back; after {timeout:g} s they "
+                     "gave up waiting, with connections still open")
+        else:
+            line = _("the {clients} clients sent {sent} and got {received} back")
+        print(line.format(clients=clients, sent=_bytes(sent), received=_bytes(received), timeout=timeout))
     if still_open:
-        print(f"{still_open} connection(s) still registered in the server {timeout:g} s after the clients "
-              "had closed theirs")
+        print(_("{count} connection(s) still registered in the server {timeout:g} s after the clients "
+                "had closed theirs").format(count=still_open, timeout=timeout))
     if server_error is not None:
         show_error(server_error, gave_up=gave_up)
     if client_error is not None:
-        print(f"The tutorial's client stopped: {_error_line(client_error)}\n"
-              f"What it means: {_meaning(client_error)}")
+        print(_("The tutorial's client stopped: {error}").format(error=_error_line(client_error)) + "\n"
+              + _("What it means: {meaning}").format(meaning=_meaning(client_error)))
 
 
 class _Lines(io.TextIOBase):
@@ -276,13 +282,17 @@ def run_tutorial_client(sel, start_connections, service_connection, connections=
         show_error(client_error)
         return
     if result is not None:
-        line = (f"the {connections} connections sent {_bytes(tally['sent'])} and got "
-                f"{_bytes(tally['received'])} back")
-        line += (f"; after {timeout:g} s the client gave up waiting, with connections still open"
-                 if result.timed_out else "; the client closed them all")
-        print(line)
+        if result.timed_out:
+            line = _("the {connections} connections sent {sent} and got {received} back; after {timeout:g} s "
+                     "the client gave up waiting, with connections still open")
+        else:
+            line = _("the {connections} connections sent {sent} and got {received} back; the client closed "
+                     "them all")
+        print(line.format(connections=connections, sent=_bytes(tally["sent"]), received=_bytes(tally["received"]),
+                          timeout=timeout))
     if client_error is not None:
         show_error(client_error)
     if server_error is not None:
-        print(f"The tutorial's server stopped: {_error_line(server_error)}\n"
-              f"What it means: {_meaning(server_error, gave_up=result is not None and result.timed_out)}")
+        meaning = _meaning(server_error, gave_up=result is not None and result.timed_out)
+        print(_("The tutorial's server stopped: {error}").format(error=_error_line(server_error)) + "\n"
+              + _("What it means: {meaning}").format(meaning=meaning))

@@ -11,8 +11,10 @@ import select
 import socket
 import types
 
+from ..i18n import _
 from .observe import (_blocking_hint, _check_closed, _events_of, _expect_return, _recv_upto,
                       _reference_server, _registered, _serve, _wait_key, mask_words)
+from .results import _join
 from .trial import HOST, NET_TIMEOUT, READ, WRITE, _run, _Wrong
 
 __all__ = ["check_accept_wrapper", "check_listening_socket", "check_mask_names",
@@ -30,30 +32,30 @@ def check_listening_socket(listening_socket, sel):
 def _listening_socket(trial, fn):
     copy = trial.rebind(fn, trial.selector())
     lsock = trial.call(copy, HOST, 0, name="listening_socket('127.0.0.1', 0)",
-                       on_error={OSError: "Make the socket with `socket.socket(socket.AF_INET, "
-                                          "socket.SOCK_STREAM)` and bind it once."})
-    _expect_return(lsock, "the socket: `return lsock`", "listening_socket('127.0.0.1', 0)")
+                       on_error={OSError: _("Make the socket with `socket.socket(socket.AF_INET, "
+                                            "socket.SOCK_STREAM)` and bind it once.")})
+    _expect_return(lsock, _("the socket: `return lsock`"), "listening_socket('127.0.0.1', 0)")
     if not isinstance(lsock, socket.socket):
-        raise _Wrong(f"listening_socket returned a {type(lsock).__name__}, not the socket.",
+        raise _Wrong(_("listening_socket returned a {kind}, not the socket.").format(kind=type(lsock).__name__),
                      hint="`return lsock`")
     trial.own(lsock)
     if lsock.family != socket.AF_INET or lsock.type != socket.SOCK_STREAM:
-        raise _Wrong("The socket is not a TCP socket over IPv4.",
+        raise _Wrong(_("The socket is not a TCP socket over IPv4."),
                      hint="`socket.socket(socket.AF_INET, socket.SOCK_STREAM)`")
     host, port = lsock.getsockname()[:2]
     if port == 0:
-        raise _Wrong("The socket is not bound to an address.", hint="`lsock.bind((host, port))`")
+        raise _Wrong(_("The socket is not bound to an address."), hint="`lsock.bind((host, port))`")
     if host != HOST:
-        raise _Wrong(f"Asked for host '{HOST}', the socket is bound to '{host}'.",
-                     hint="Bind to the `host` argument: `lsock.bind((host, port))`.")
+        raise _Wrong(_("Asked for host '{wanted}', the socket is bound to '{host}'.").format(wanted=HOST, host=host),
+                     hint=_("Bind to the `host` argument: `lsock.bind((host, port))`."))
     if not lsock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
-        raise _Wrong("The socket is bound but not listening: clients would be refused.",
-                     hint="`lsock.listen()` after `bind`.")
+        raise _Wrong(_("The socket is bound but not listening: clients would be refused."),
+                     hint=_("`lsock.listen()` after `bind`."))
     if lsock.getblocking():
-        raise _Wrong("The listening socket is still blocking: an `accept()` with no client waiting "
-                     "would freeze the whole server.", hint="`lsock.setblocking(False)`")
+        raise _Wrong(_("The listening socket is still blocking: an `accept()` with no client waiting "
+                       "would freeze the whole server."), hint="`lsock.setblocking(False)`")
     if not trial.printed_line("listening on"):
-        raise _Wrong("It works, but did not print the tutorial's line `listening on (host, port)`.",
+        raise _Wrong(_("It works, but did not print the tutorial's line `listening on (host, port)`."),
                      hint="`print('listening on', (host, port))`")
     # A second call with a port of our choosing: is the port argument used?
     probe = socket.socket()
@@ -64,16 +66,17 @@ def _listening_socket(trial, fn):
     if isinstance(second, socket.socket):
         trial.own(second)
         if second.getsockname()[1] != wanted:
-            raise _Wrong(f"Asked for port {wanted}, the socket is bound to port "
-                         f"{second.getsockname()[1]}.", hint="Bind to the `port` argument.")
+            raise _Wrong(_("Asked for port {wanted}, the socket is bound to port "
+                           "{port}.").format(wanted=wanted, port=second.getsockname()[1]),
+                         hint=_("Bind to the `port` argument."))
     client = trial.connect((host, port))
-    ready, _, _ = select.select([lsock], [], [], NET_TIMEOUT)
+    ready = select.select([lsock], [], [], NET_TIMEOUT)[0]
     if not ready:
-        raise _Wrong("A client connected, but the socket never became readable.")
+        raise _Wrong(_("A client connected, but the socket never became readable."))
     trial.own(lsock.accept()[0])
     client.close()
-    return ("It returns a TCP socket bound to (host, port), listening and non-blocking, and prints "
-            "'listening on (host, port)'. A client connected to it.")
+    return _("It returns a TCP socket bound to (host, port), listening and non-blocking, and prints "
+             "'listening on (host, port)'. A client connected to it.")
 
 
 # ---------------------------------------------------------------------------
@@ -88,33 +91,33 @@ def _register_listening(trial, fn):
     fresh = trial.selector()
     lsock = trial.listener()
     key = trial.call(trial.rebind(fn, fresh), lsock, name="register_listening(lsock)",
-                     on_error={KeyError: "Register the socket once, in `sel`."})
+                     on_error={KeyError: _("Register the socket once, in `sel`.")})
     sel_map = fresh.get_map()
     if not _registered(fresh, lsock):
-        raise _Wrong("After register_listening(lsock), lsock is not registered in `sel`.",
-                     hint="`sel.register(lsock, selectors.EVENT_READ, data=None)`, with the global `sel` "
-                          "(not a new selector).")
+        raise _Wrong(_("After register_listening(lsock), lsock is not registered in `sel`."),
+                     hint=_("`sel.register(lsock, selectors.EVENT_READ, data=None)`, with the global `sel` "
+                            "(not a new selector)."))
     registered = sel_map[lsock]
     if registered.events != READ:
-        raise _Wrong(f"lsock is registered for {mask_words(registered.events)}.",
-                     hint="A listening socket becomes *readable* when a client waits to be accepted: "
-                          "register it for `selectors.EVENT_READ` only.")
+        raise _Wrong(_("lsock is registered for {events}.").format(events=mask_words(registered.events)),
+                     hint=_("A listening socket becomes *readable* when a client waits to be accepted: "
+                            "register it for `selectors.EVENT_READ` only."))
     if registered.data is not None:
-        raise _Wrong(f"lsock is registered with data={registered.data!r}.",
-                     hint="The event loop tells the listening socket by `key.data is None`: pass "
-                          "`data=None`.")
-    _expect_return(key, "the SelectorKey that `sel.register(...)` returns", "register_listening(lsock)")
+        raise _Wrong(_("lsock is registered with data={data!r}.").format(data=registered.data),
+                     hint=_("The event loop tells the listening socket by `key.data is None`: pass "
+                            "`data=None`."))
+    _expect_return(key, _("the SelectorKey that `sel.register(...)` returns"), "register_listening(lsock)")
     if key is lsock:
-        raise _Wrong("register_listening returned lsock itself, not the SelectorKey that "
-                     "`sel.register(...)` returns.", hint="`return sel.register(...)`")
+        raise _Wrong(_("register_listening returned lsock itself, not the SelectorKey that "
+                       "`sel.register(...)` returns."), hint="`return sel.register(...)`")
     if key != registered:
-        raise _Wrong(f"register_listening returned {key!r}, not the SelectorKey.",
+        raise _Wrong(_("register_listening returned {key!r}, not the SelectorKey.").format(key=key),
                      hint="`return sel.register(...)`")
     client = trial.connect(lsock.getsockname())
     _wait_key(fresh, lsock, READ)
     client.close()
-    return ("lsock is registered for EVENT_READ with data=None, the key is returned, and select() "
-            "reported lsock readable when a client connected.")
+    return _("lsock is registered for EVENT_READ with data=None, the key is returned, and select() "
+             "reported lsock readable when a client connected.")
 
 
 def check_mask_names(mask_names):
@@ -126,22 +129,25 @@ def _mask_names(trial, fn):
     copy = trial.rebind(fn, None)
     for mask, expected in ((READ, ["READ"]), (WRITE, ["WRITE"]), (READ | WRITE, ["READ", "WRITE"]), (0, [])):
         got = trial.call(copy, mask, name=f"mask_names({mask})")
-        _expect_return(got, f"a list such as {expected!r}", f"mask_names({mask})")
+        _expect_return(got, _("a list such as {expected!r}").format(expected=expected), f"mask_names({mask})")
         try:
             got_list = list(got)
         except TypeError:
             got_list = None
         if got_list != expected:
-            why = {3: " 3 is 0b11: both bits are set, so it is READ and WRITE at once.",
-                   0: " 0 has no bit set."}.get(mask, "")
+            why = {3: _("3 is 0b11: both bits are set, so it is READ and WRITE at once."),
+                   0: _("0 has no bit set.")}.get(mask, "")
             if mask in (READ, WRITE) and got_list == ["READ", "WRITE"]:
-                why = (f" `mask and ...` is true for any mask but 0: `and` does not test a bit, "
-                       f"`&` does ({mask} & 1 is {mask & 1}, {mask} & 2 is {mask & 2}).")
+                why = _("`mask and ...` is true for any mask but 0: `and` does not test a bit, "
+                        "`&` does ({mask} & 1 is {bit1}, {mask} & 2 is {bit2}).").format(
+                            mask=mask, bit1=mask & 1, bit2=mask & 2)
             elif mask == READ | WRITE and got_list == ["WRITE", "READ"]:
-                why = " The names go in the bits' order: READ (1) first, then WRITE (2)."
-            raise _Wrong(f"mask_names({mask}) returned {got!r}, expected {expected!r}.{why}",
-                         hint="Test each bit on its own with `&`: `if mask & selectors.EVENT_READ:`.")
-    return "mask_names gives ['READ'], ['WRITE'], ['READ', 'WRITE'] and [] for the masks 1, 2, 3 and 0."
+                why = _("The names go in the bits' order: READ (1) first, then WRITE (2).")
+            message = _("mask_names({mask}) returned {got!r}, expected {expected!r}.").format(
+                mask=mask, got=got, expected=expected)
+            raise _Wrong(_join(message, why) if why else message,
+                         hint=_("Test each bit on its own with `&`: `if mask & selectors.EVENT_READ:`."))
+    return _("mask_names gives ['READ'], ['WRITE'], ['READ', 'WRITE'] and [] for the masks 1, 2, 3 and 0.")
 
 
 # ---------------------------------------------------------------------------
@@ -156,62 +162,64 @@ def _accept_wrapper(trial, fn):
     fresh = trial.selector()
     lsock = trial.listener(fresh)
     copy = trial.rebind(fn, fresh)
-    for _ in range(2):
+    for _attempt in range(2):
         client = trial.connect(lsock.getsockname())
         key = _wait_key(fresh, lsock, READ)
         before = {k.fd for k in fresh.get_map().values()}
         accepts = len(fresh.events("accept"))
         trial.call(copy, key.fileobj, name="accept_wrapper(sock)",
-                   on_error={BlockingIOError: "Call `sock.accept()` once per call of accept_wrapper.",
-                             KeyError: "Register the new connection `conn`, not the listening `sock`."})
+                   on_error={BlockingIOError: _("Call `sock.accept()` once per call of accept_wrapper."),
+                             KeyError: _("Register the new connection `conn`, not the listening `sock`.")})
         new = [k for k in fresh.get_map().values() if k.fd not in before]
         if not new:
             if len(fresh.events("accept")) == accepts:
-                raise _Wrong("accept_wrapper did not accept the waiting connection.",
+                raise _Wrong(_("accept_wrapper did not accept the waiting connection."),
                              hint="`conn, addr = sock.accept()`")
-            raise _Wrong("accept_wrapper accepted the connection but did not register it in `sel`: "
-                         "the loop would never hear from it.",
+            raise _Wrong(_("accept_wrapper accepted the connection but did not register it in `sel`: "
+                           "the loop would never hear from it."),
                          hint="`sel.register(conn, events, data=data)`")
         if len(new) > 1:
-            raise _Wrong(f"One call of accept_wrapper registered {len(new)} sockets.",
-                         hint="Register just the accepted connection.")
+            raise _Wrong(_("One call of accept_wrapper registered {count} sockets.").format(count=len(new)),
+                         hint=_("Register just the accepted connection."))
         registered = new[0]
         conn = registered.fileobj
         trial.own(conn)
         peer = client.getsockname()
         if conn.getpeername() != peer:
-            raise _Wrong("accept_wrapper registered a socket that is not the accepted connection.",
-                         hint="Register `conn`, the first value `sock.accept()` returns.")
+            raise _Wrong(_("accept_wrapper registered a socket that is not the accepted connection."),
+                         hint=_("Register `conn`, the first value `sock.accept()` returns."))
         if conn.getblocking():
-            raise _Wrong("The accepted socket is still blocking: one `recv()` waiting for a quiet "
-                         "client would freeze the whole server.",
-                         hint="`conn.setblocking(False)` right after `sock.accept()`.")
+            raise _Wrong(_("The accepted socket is still blocking: one `recv()` waiting for a quiet "
+                           "client would freeze the whole server."),
+                         hint=_("`conn.setblocking(False)` right after `sock.accept()`."))
         if registered.events != READ | WRITE:
-            raise _Wrong(f"The connection is registered for {mask_words(registered.events)}.",
-                         hint="The tutorial's server waits for both events, "
-                              "`events = selectors.EVENT_READ | selectors.EVENT_WRITE`: READ to receive, "
-                              "WRITE to send the echo. (Exercise 08 shows what WRITE costs.)")
+            raise _Wrong(_("The connection is registered for {events}.").format(
+                             events=mask_words(registered.events)),
+                         hint=_("The tutorial's server waits for both events, "
+                                "`events = selectors.EVENT_READ | selectors.EVENT_WRITE`: READ to receive, "
+                                "WRITE to send the echo. (Exercise 08 shows what WRITE costs.)"))
         data = registered.data
         if data is None:
-            raise _Wrong("The connection is registered with data=None: the event loop would take it "
-                         "for the listening socket and call accept_wrapper on it.",
+            raise _Wrong(_("The connection is registered with data=None: the event loop would take it "
+                           "for the listening socket and call accept_wrapper on it."),
                          hint="`data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')`")
         for attr, expected in (("addr", peer), ("inb", b""), ("outb", b"")):
             if not hasattr(data, attr):
-                raise _Wrong(f"key.data has no `{attr}`: service_connection needs data.addr, data.inb "
-                             "and data.outb.",
+                raise _Wrong(_("key.data has no `{attr}`: service_connection needs data.addr, data.inb "
+                               "and data.outb.").format(attr=attr),
                              hint="`data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')`")
             if getattr(data, attr) != expected:
-                shown = "the client's address" if attr == "addr" else repr(expected)
-                raise _Wrong(f"data.{attr} is {getattr(data, attr)!r}; expected {shown}.",
+                shown = _("the client's address") if attr == "addr" else repr(expected)
+                raise _Wrong(_("data.{attr} is {value!r}; expected {shown}.").format(
+                                 attr=attr, value=getattr(data, attr), shown=shown),
                              hint="`types.SimpleNamespace(addr=addr, inb=b'', outb=b'')`")
     if not trial.printed_line("accepted connection from"):
-        raise _Wrong("It works, but did not print the tutorial's line `accepted connection from ...`.",
+        raise _Wrong(_("It works, but did not print the tutorial's line `accepted connection from ...`."),
                      hint="`print('accepted connection from', addr)`")
     _serve(trial, lambda sel: (trial.rebind(fn, sel), _reference_server(trial, sel)[1]))
-    return ("It accepted each connection, made it non-blocking, and registered it for "
-            "EVENT_READ | EVENT_WRITE with addr, inb and outb. With the tutorial's service_connection, "
-            "a background server running it echoed 2 clients.")
+    return _("It accepted each connection, made it non-blocking, and registered it for "
+             "EVENT_READ | EVENT_WRITE with addr, inb and outb. With the tutorial's service_connection, "
+             "a background server running it echoed 2 clients.")
 
 
 # ---------------------------------------------------------------------------
@@ -243,67 +251,68 @@ def _service_connection(trial, fn):
     client.sendall(b"hello")
     call(_wait_key(fresh, conn, READ), READ, "EVENT_READ")
     if conn.fileno() == -1 or not _registered(fresh, conn):
-        raise _Wrong("After receiving b'hello', it closed the connection.",
-                     hint="Close only when `recv` returns b'' (the client closed).")
+        raise _Wrong(_("After receiving b'hello', it closed the connection."),
+                     hint=_("Close only when `recv` returns b'' (the client closed)."))
     echoed = b""
     if data.outb != b"hello":
         echoed = _recv_upto(client, 5, timeout=0.2)
         if echoed != b"hello" or data.outb:
             if not _events_of(fresh, fd, 0, ("recv",)):
-                raise _Wrong("Called with mask EVENT_READ, it did not receive.",
-                             hint="`if mask & selectors.EVENT_READ:` then `recv_data = sock.recv(1024)`.")
+                raise _Wrong(_("Called with mask EVENT_READ, it did not receive."),
+                             hint=_("`if mask & selectors.EVENT_READ:` then `recv_data = sock.recv(1024)`."))
             if data.inb == b"hello":
-                raise _Wrong("It put the received bytes in data.inb; the tutorial's server echoes "
-                             "from data.outb.", hint="`data.outb += recv_data`")
-            raise _Wrong(f"It received b'hello', but then data.outb is {data.outb!r}.",
-                         hint="Keep what you received for the echo: `data.outb += recv_data`.")
+                raise _Wrong(_("It put the received bytes in data.inb; the tutorial's server echoes "
+                               "from data.outb."), hint="`data.outb += recv_data`")
+            raise _Wrong(_("It received b'hello', but then data.outb is {outb!r}.").format(outb=data.outb),
+                         hint=_("Keep what you received for the echo: `data.outb += recv_data`."))
     # READ again with bytes still waiting: they must be kept
     if not echoed:
         client.sendall(b" world")
         call(_wait_key(fresh, conn, READ), READ, "EVENT_READ")
         if data.outb == b" world":
-            raise _Wrong("data.outb held b'hello'; after receiving b' world' it is b' world': the "
-                         "first bytes were lost before they were echoed.",
-                         hint="Append, don't replace: `data.outb += recv_data`.")
+            raise _Wrong(_("data.outb held b'hello'; after receiving b' world' it is b' world': the "
+                           "first bytes were lost before they were echoed."),
+                         hint=_("Append, don't replace: `data.outb += recv_data`."))
         if data.outb != b"hello world":
-            raise _Wrong(f"data.outb held b'hello'; after receiving b' world' it is {data.outb!r}.",
+            raise _Wrong(_("data.outb held b'hello'; after receiving b' world' it is {outb!r}.").format(
+                             outb=data.outb),
                          hint="`data.outb += recv_data`")
         # WRITE: send and slice
         call(_wait_key(fresh, conn, WRITE), WRITE, "EVENT_WRITE")
         got = _recv_upto(client, 11, timeout=0.5)
         if not got:
-            raise _Wrong("Called with mask EVENT_WRITE while data.outb held b'hello world', it sent "
-                         "nothing.", hint="`if mask & selectors.EVENT_WRITE:` and `if data.outb:` then "
-                                          "`sent = sock.send(data.outb)`.")
+            raise _Wrong(_("Called with mask EVENT_WRITE while data.outb held b'hello world', it sent "
+                           "nothing."), hint=_("`if mask & selectors.EVENT_WRITE:` and `if data.outb:` then "
+                                               "`sent = sock.send(data.outb)`."))
         if data.outb == b"hello world":
-            raise _Wrong("Bytes that were sent are still in outb: the client got b'hello world', and "
-                         "data.outb still holds b'hello world', so the next EVENT_WRITE sends them again.",
+            raise _Wrong(_("Bytes that were sent are still in outb: the client got b'hello world', and "
+                           "data.outb still holds b'hello world', so the next EVENT_WRITE sends them again."),
                          hint="`data.outb = data.outb[sent:]`")
         if got != b"hello world" or data.outb:
-            raise _Wrong(f"The client got {got!r}, and data.outb is now {data.outb!r}.",
-                         hint="`sent = sock.send(data.outb)` then `data.outb = data.outb[sent:]`.")
+            raise _Wrong(_("The client got {got!r}, and data.outb is now {outb!r}.").format(got=got, outb=data.outb),
+                         hint=_("`sent = sock.send(data.outb)` then `data.outb = data.outb[sent:]`."))
     # WRITE with nothing to send: nothing happens
     call(_wait_key(fresh, conn, WRITE), WRITE, "EVENT_WRITE")
     if conn.fileno() == -1 or not _registered(fresh, conn):
-        raise _Wrong("Called with mask EVENT_WRITE and an empty data.outb, it closed the connection: an "
-                     "empty outb only means that everything was echoed; the client is still there.",
-                     hint="Close only when `recv` returns b'' (the client closed).")
+        raise _Wrong(_("Called with mask EVENT_WRITE and an empty data.outb, it closed the connection: an "
+                       "empty outb only means that everything was echoed; the client is still there."),
+                     hint=_("Close only when `recv` returns b'' (the client closed)."))
     if _recv_upto(client, 1, timeout=0.05) or data.outb:
-        raise _Wrong("Called with mask EVENT_WRITE and an empty data.outb, it sent something.",
-                     hint="Send only `if data.outb:`.")
+        raise _Wrong(_("Called with mask EVENT_WRITE and an empty data.outb, it sent something."),
+                     hint=_("Send only `if data.outb:`."))
     # End of file: unregister, then close
     since = len(fresh.events())
     client.close()
     call(_wait_key(fresh, conn, READ), READ, "EVENT_READ")
-    _check_closed(fresh, conn, fd, since, "When recv returned b'' (the client closed)")
+    _check_closed(fresh, conn, fd, since, _("When recv returned b'' (the client closed)"))
     if not trial.printed_line("closing connection to"):
-        raise _Wrong("It works, but did not print the tutorial's line `closing connection to ...`.",
+        raise _Wrong(_("It works, but did not print the tutorial's line `closing connection to ...`."),
                      hint="`print('closing connection to', data.addr)`")
     _partial_send(trial, fresh, call)
     _serve(trial, lambda sel: (_reference_server(trial, sel)[0], trial.rebind(fn, sel)))
-    return ("It keeps received bytes in data.outb, sends them on EVENT_WRITE and keeps only what was "
-            "not sent, and unregisters then closes the socket when the client closes. A background "
-            "server running it echoed 2 clients.")
+    return _("It keeps received bytes in data.outb, sends them on EVENT_WRITE and keeps only what was "
+             "not sent, and unregisters then closes the socket when the client closes. A background "
+             "server running it echoed 2 clients.")
 
 
 def _partial_send(trial, fresh, call):
@@ -317,8 +326,8 @@ def _partial_send(trial, fresh, call):
     sent = sum(e.nbytes for e in fresh.events()[since:] if e.kind == "send" and e.fd == conn.fileno())
     if 0 < sent < len(big) and data.outb != big[sent:]:
         if not data.outb:
-            raise _Wrong(f"With 1 MiB in data.outb, send() took only {sent} bytes, but data.outb is now "
-                         "empty: the other bytes are lost.",
-                         hint="Keep what was not sent: `data.outb = data.outb[sent:]`.")
-        raise _Wrong(f"With 1 MiB in data.outb, send() took {sent} bytes, but data.outb does not hold "
-                     "the rest.", hint="`data.outb = data.outb[sent:]`")
+            raise _Wrong(_("With 1 MiB in data.outb, send() took only {sent} bytes, but data.outb is now "
+                           "empty: the other bytes are lost.").format(sent=sent),
+                         hint=_("Keep what was not sent: `data.outb = data.outb[sent:]`."))
+        raise _Wrong(_("With 1 MiB in data.outb, send() took {sent} bytes, but data.outb does not hold "
+                       "the rest.").format(sent=sent), hint="`data.outb = data.outb[sent:]`")

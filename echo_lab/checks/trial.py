@@ -35,6 +35,7 @@ and a hint) or :class:`_NotAttempted`; :func:`_run` turns that into a
 
 import asyncio
 import ctypes
+import functools
 import pathlib
 import selectors
 import socket
@@ -43,6 +44,7 @@ import threading
 import traceback
 import types
 
+from ..i18n import _
 from ..recorder import Recorder
 from .results import Result
 
@@ -171,7 +173,7 @@ class _Trial:
         lsock.listen()
         lsock.settimeout(NET_TIMEOUT)
         client = self.connect(lsock.getsockname())
-        conn, _ = lsock.accept()
+        conn = lsock.accept()[0]
         conn.settimeout(NET_TIMEOUT)
         return self.own(conn), client
 
@@ -224,7 +226,7 @@ class _Trial:
         with its traceback and the hint ``on_error`` gives for its type (a text, or a function of
         the exception that returns one).
         """
-        name = name or getattr(fn, "__name__", "your function")
+        name = name or (fn.__name__ if hasattr(fn, "__name__") else _("your function"))
         box = {}
 
         def target():
@@ -239,10 +241,10 @@ class _Trial:
         if worker.is_alive():
             self.unstick(worker)
             raise _Wrong(
-                f"{name} did not return within {timeout:g} s: it is blocked (waiting on a socket "
-                "that is still blocking?) or loops forever.",
-                hint="Every socket the loop serves must be non-blocking, and a handler must "
-                     "return after one recv or send.")
+                _("{name} did not return within {timeout:g} s: it is blocked (waiting on a socket "
+                  "that is still blocking?) or loops forever.").format(name=name, timeout=timeout),
+                hint=_("Every socket the loop serves must be non-blocking, and a handler must "
+                       "return after one recv or send."))
         error = box.get("error")
         if error is not None:
             self.learner_error(error, name, on_error)
@@ -254,12 +256,13 @@ class _Trial:
             raise _NotAttempted(frames[-1].name if frames else None)
         if isinstance(error, _Wrong):
             raise error
-        hint = "The last lines of the traceback show where in your code it failed."
+        hint = _("The last lines of the traceback show where in your code it failed.")
         for exc_type, text in (on_error or {}).items():
             if isinstance(error, exc_type):
                 hint = text(error) if callable(text) else text  # a function: the hint depends on the line
                 break
-        raise _Wrong(f"{name} raised {type(error).__name__}: {error}", hint=hint,
+        raise _Wrong(_("{name} raised {error_type}: {error}").format(name=name, error_type=type(error).__name__,
+                                                                      error=error), hint=hint,
                      traceback=_learner_traceback(error))
 
     def unstick(self, worker):
@@ -277,7 +280,7 @@ class _Trial:
             except (OSError, AttributeError):
                 pass
         worker.join(0.5)
-        for _ in range(3):
+        for _attempt in range(3):
             if not worker.is_alive():
                 return
             _async_raise(worker, _Timeout)
@@ -319,42 +322,50 @@ def _run(exercise, body, functions, sel, needs_sel=True):
     """Run one check: validate the arguments, call ``body(trial, ...)``, turn it into a Result."""
     for label, fn in functions:
         if fn is None:
-            return Result(exercise, "wrong", f"Pass your function: the argument for `{label}` is None.")
+            return Result(exercise, "wrong",
+                          _("Pass your function: the argument for `{label}` is None.").format(label=label))
         if not isinstance(fn, types.FunctionType):
             return Result(exercise, "wrong",
-                          f"Pass the function `{label}` itself (defined with def), not a "
-                          f"{type(fn).__name__}.")
+                          _("Pass the function `{label}` itself (defined with def), not a "
+                            "{kind}.").format(label=label, kind=type(fn).__name__))
     if needs_sel and not isinstance(sel, selectors.BaseSelector):
         return Result(exercise, "wrong",
-                      f"The last argument should be your selector `sel`, not {type(sel).__name__}: "
-                      f"check_{exercise}(..., sel).")
+                      _("The last argument should be your selector `sel`, not {kind}: "
+                        "check_{exercise}(..., sel).").format(kind=type(sel).__name__, exercise=exercise))
     trial = _Trial(sel)
     if needs_sel:
         for label, fn in functions:
             if not trial.uses_learner_sel(fn):
                 return Result(exercise, "wrong",
-                              f"The selector you passed is not one `{label}` can use: it is not a global "
-                              "variable of the notebook (or module) where the function was defined. Pass "
-                              f"the `sel` your function registers in: check_{exercise}(..., sel).")
+                              _("The selector you passed is not one `{label}` can use: it is not a global "
+                                "variable of the notebook (or module) where the function was defined. Pass "
+                                "the `sel` your function registers in: check_{exercise}(..., sel).").format(
+                                    label=label, exercise=exercise))
     try:
-        message = body(trial, *(fn for _, fn in functions))
+        message = body(trial, *(fn for _label, fn in functions))
     except _NotAttempted as unfinished:
-        labels = [label for label, _ in functions]
+        labels = [label for label, _fn in functions]
         if unfinished.args and unfinished.args[0] in labels:
             labels = [unfinished.args[0]]  # of two functions, the one that is not written yet
-        names = " and ".join(labels)
-        verb, it = ("raises", "it") if len(labels) == 1 else ("raise", "them")
-        return Result(exercise, "not attempted",
-                      f"{names} still {verb} NotImplementedError. Write {it} in the cell marked "
-                      "`# YOUR CODE HERE` (delete the `raise NotImplementedError()` line), run that "
-                      "cell, then run this one again.")
+        if len(labels) == 1:
+            text = _("{names} still raises NotImplementedError. Write it in the cell marked "
+                     "`# YOUR CODE HERE` (delete the `raise NotImplementedError()` line), run that "
+                     "cell, then run this one again.")
+        else:
+            text = _("{names} still raise NotImplementedError. Write them in the cell marked "
+                     "`# YOUR CODE HERE` (delete the `raise NotImplementedError()` line), run that "
+                     "cell, then run this one again.")
+        names = functools.reduce(lambda first, second: _("{first} and {second}").format(first=first, second=second),
+                                 labels)
+        return Result(exercise, "not attempted", text.format(names=names))
     except _Wrong as wrong:
         return Result(exercise, "wrong", wrong.message, wrong.hint, wrong.traceback)
     except OSError as exc:  # the check's own socket: the learner's code closed or reset the other end
         return Result(exercise, "wrong",
-                      f"A connection the check was using failed ({type(exc).__name__}: {exc}): your code "
-                      "closed or reset it while the check still needed it.",
-                      "Close a connection only when `recv` returns b'' (the other side closed).")
+                      _("A connection the check was using failed ({error_type}: {error}): your code "
+                        "closed or reset it while the check still needed it.").format(
+                            error_type=type(exc).__name__, error=exc),
+                      _("Close a connection only when `recv` returns b'' (the other side closed)."))
     finally:
         trial.close()
     return Result(exercise, "passed", message)
