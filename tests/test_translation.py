@@ -6,6 +6,8 @@ import io
 import pathlib
 import re
 import shutil
+import subprocess
+import sys
 import tokenize
 
 import nbformat
@@ -147,3 +149,23 @@ def test_a_missing_glyph_is_what_this_looks_for(recwarn):
         fig.canvas.draw()
     plt.close(fig)
     assert any("missing from" in str(w.message) and "Glyph" in str(w.message) for w in recwarn.list)
+
+
+def test_the_chinese_exercises_are_generated_from_the_chinese_solutions():
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "exercises.py"), "--check",
+                           "--solutions", str(translate.TARGET / "solutions"),
+                           "--exercises", str(translate.TARGET / "exercises")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("exercise", sorted((translate.TARGET / "exercises").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_an_unfinished_chinese_exercise_runs_to_the_end_and_answers_in_chinese(exercise):
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(exercise, as_version=4)
+    NotebookClient(nb, timeout=60, kernel_name="python3",
+                   resources={"metadata": {"path": str(exercise.parent)}}).execute()  # raises on any error
+    shown = "".join(str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
+                    for cell in nb.cells for out in cell.get("outputs", []))
+    assert "尚未作答" in shown, shown[-500:]
