@@ -62,9 +62,8 @@ def time_timeline(events, by):
 
 def recorded_busy_loop(seconds=0.1):
     """The tutorial's server with one silent client: thousands of select() calls, 3 sockets."""
-    with BackgroundServer("seed") as server:
-        with socket.create_connection(server.address, timeout=2):
-            time.sleep(seconds)
+    with BackgroundServer("seed") as server, socket.create_connection(server.address, timeout=2):
+        time.sleep(seconds)
     return server.recorder.events()
 
 

@@ -28,19 +28,20 @@ How it stays safe in a notebook:
   thread are routed there too.  A cell prints the log after it waits.
 """
 
-import ctypes
+import contextlib
 import selectors
 import socket
 import struct
 import threading
 import time
-import types
 import warnings
 from collections import deque
 
 from . import fixed, seed
+from .client import ClientResult, run_client  # re-exported: echo_lab.background.run_client as before
 from .recorder import Recorder
 from .threadout import route_stdout, unroute_stdout
+from .unstick import unstick
 
 __all__ = ["BackgroundServer", "ClientResult", "run_client", "stop_all"]
 
@@ -189,10 +190,8 @@ class BackgroundServer:
         if not self._stopped:
             self._stopped = True
             self._stop.set()
-            try:
+            with contextlib.suppress(OSError):
                 self._wake_w.send(b"x")
-            except OSError:
-                pass
             if self._thread is not None:
                 self._thread.join(STOP_JOIN)
                 if self._thread.is_alive():
@@ -208,16 +207,8 @@ class BackgroundServer:
         gets an exception raised inside it (as Ctrl-C would), so no thread is
         left spinning.  Whatever the handler raised, the error reported is ours.
         """
-        for key in list(self._loop_sel.get_map().values()):
-            try:
-                key.fileobj.shutdown(socket.SHUT_RDWR)
-            except (OSError, AttributeError):
-                pass
-        self._thread.join(STOP_JOIN)
-        if self._thread.is_alive():
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(self._thread.ident), ctypes.py_object(_Stuck))
-            self._thread.join(STOP_JOIN)
+        sockets = [key.fileobj for key in list(self._loop_sel.get_map().values())]
+        unstick(self._thread, sockets, _Stuck, STOP_JOIN)
         self.error = RuntimeError(
             "the server thread did not stop: a handler is blocked (did a socket stay in "
             "blocking mode, or does a loop never end?)")
@@ -226,15 +217,12 @@ class BackgroundServer:
         sel_map = self._loop_sel.get_map()
         for key in list(sel_map.values()) if sel_map is not None else []:
             sock = key.fileobj
-            try:
+            with contextlib.suppress(KeyError, ValueError, OSError):
                 self._loop_sel.unregister(sock)
-            except (KeyError, ValueError, OSError):
-                pass
             if isinstance(sock, socket.socket) and key.data not in (None, _WAKE):
-                try:  # close with an RST: no TIME_WAIT on our side, the port is free at once
+                # close with an RST: no TIME_WAIT on our side, the port is free at once
+                with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                except OSError:
-                    pass
             sock.close()
         self._wake_w.close()
         self._wake_r.close()
@@ -304,57 +292,3 @@ class BackgroundServer:
     def __repr__(self):
         state = "running" if self.running else "stopped"
         return f"<BackgroundServer {self.kind} on {self.address[0]}:{self.address[1]}, {state}>"
-
-
-class ClientResult(types.SimpleNamespace):
-    """What :func:`run_client` saw: ``log`` (lines), ``sent`` and ``received`` (bytes in all),
-    ``finished``, ``timed_out``, ``failures`` and the ``recorder`` of the client loop."""
-
-    def print_log(self, sort=False):
-        for line in sorted(self.log) if sort else self.log:
-            print(line)
-
-
-def run_client(address, num_conns=2, kind="seed", *, messages=seed.messages, timeout=5.0,
-               sel=None, start_connections=None, service_connection=None):
-    """Run the tutorial's client (or ``kind="fixed"``, or your own functions) to the end.
-
-    Runs in the calling cell, bounded by ``timeout`` seconds; returns a
-    :class:`ClientResult`.  The client's lines go to ``result.log`` for the
-    reference clients; your own functions print as they like.  Every socket
-    still open at the end is closed, and so is the selector (yours too, if
-    you gave one): make a new ``sel`` before the next run.
-    """
-    host, port = address
-    result = ClientResult(log=[], finished=False, timed_out=False, failures=[])
-    say = lambda *a: result.log.append(" ".join(map(str, a)))  # noqa: E731
-    own = start_connections is not None
-    if own:
-        if sel is None or service_connection is None:
-            raise ValueError("give sel, start_connections and service_connection together")
-        loop_sel = sel if isinstance(sel, Recorder) else Recorder(sel)
-    else:
-        sel = loop_sel = Recorder(selectors.DefaultSelector())
-    if own:
-        pass
-    elif kind == "seed":
-        start_connections, service_connection = seed.client_functions(sel, messages, print=say)
-    elif kind == "fixed":
-        start_connections, service_connection = fixed.fixed_client_functions(
-            sel, messages, print=say, failures=result.failures)
-    else:
-        raise ValueError(f'kind must be "seed" or "fixed", not {kind!r}')
-    deadline = time.monotonic() + timeout
-    try:
-        start_connections(host, port, num_conns)
-        seed.client_loop(loop_sel, service_connection, timeout=0.05,
-                         keep_going=lambda: time.monotonic() < deadline)
-        result.timed_out = bool(loop_sel.get_map())
-        result.finished = not result.timed_out and not result.failures
-    finally:
-        if loop_sel.get_map() is not None:
-            fixed.close_all(loop_sel)
-    result.recorder = loop_sel
-    result.sent = sum(e.nbytes for e in loop_sel.events("send"))
-    result.received = sum(e.nbytes for e in loop_sel.events("recv"))
-    return result

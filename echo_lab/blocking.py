@@ -29,6 +29,7 @@ they like.  The server ends when it is told to:
   log too (see :mod:`echo_lab.threadout`).
 """
 
+import contextlib
 import socket
 import threading
 
@@ -122,14 +123,10 @@ class BlockingServer:
             self._stopped = True
             self.lsock.stopping = True
             for conn in list(self.lsock.accepted):
-                try:
+                with contextlib.suppress(OSError):  # closed already
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:  # closed already
-                    pass
-            try:
+            with contextlib.suppress(OSError):
                 socket.create_connection(self.address, timeout=timeout).close()
-            except OSError:
-                pass
             self._thread.join(timeout)
             self.lsock.close()
             if _running.get(self.function.__name__) is self:

@@ -44,7 +44,7 @@ def cuts(rows, title=""):
         if any(size < 1 for size in sizes):
             raise ValueError(f"{label}: every piece has at least one byte")
         starts = [0, *itertools.accumulate(sizes)][:-1]
-        ax.broken_barh(list(zip(starts, sizes)), (y - 0.35, 0.7), edgecolor="white",
+        ax.broken_barh(list(zip(starts, sizes, strict=True)), (y - 0.35, 0.7), edgecolor="white",
                        facecolors=[PIECE_COLORS[i % 2] for i in range(len(sizes))], gid=f"cut {label}")
     ax.set_yticks(range(len(rows)), list(rows))
     ax.invert_yaxis()
@@ -84,7 +84,8 @@ def sweep(results, kinds, conns):
                   gid=f"throughput {kind}")
         lat.plot(conns, [f["p50_us"] / 1000 for f in runs], "o-", color=color, gid=f"p50 {kind}")
         lat.plot(conns, [f["p99_us"] / 1000 for f in runs], "x--", color=color, gid=f"p99 {kind}")
-        measured = [(n, f["cpu_us_per_msg"]) for n, f in zip(conns, runs) if not math.isnan(f["cpu_us_per_msg"])]
+        measured = [(n, f["cpu_us_per_msg"]) for n, f in zip(conns, runs, strict=True)
+                    if not math.isnan(f["cpu_us_per_msg"])]
         cpu.plot([n for n, _ in measured], [c for _, c in measured], "o-", color=color, gid=f"cpu {kind}")
     tput.set(title="thousand messages per second", ylim=(0, None))
     lat.set(title="round trip, ms (p50 solid, p99 dashed)", yscale="log")

@@ -332,7 +332,7 @@ def wakeups(recordings, bin=None, cpu=None):
     bin = bin or max(longest / 40, 1e-3)
     fig, axes = plt.subplots(1, len(times), figsize=(4.5 * len(times), 3.6), sharey=True,
                              squeeze=False, layout="constrained")
-    for i, (ax, (name, t)) in enumerate(zip(axes[0], times.items())):
+    for i, (ax, (name, t)) in enumerate(zip(axes[0], times.items(), strict=True)):
         color = PANEL_COLORS[i % len(PANEL_COLORS)]
         _wakeup_panel(ax, name, t, bin, (cpu or {}).get(name), color, _calls_made(recordings[name]))
     axes[0][0].set_ylabel("select() calls per second")

@@ -158,10 +158,8 @@ class Recorder(selectors.BaseSelector):
     def events(self, kind=None, last=None):
         """A snapshot of the recorded events (all, or those of one ``kind``; the ``last`` n only)."""
         with self._lock:
-            if last is None:
-                snapshot = list(self._ring)
-            else:  # walk from the newest end: cheap even when the ring is full
-                snapshot = list(itertools.islice(reversed(self._ring), last))[::-1]
+            # the last n: walk from the newest end, cheap even when the ring is full
+            snapshot = list(self._ring) if last is None else list(itertools.islice(reversed(self._ring), last))[::-1]
         return snapshot if kind is None else [e for e in snapshot if e.kind == kind]
 
     def clear(self):

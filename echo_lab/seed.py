@@ -90,7 +90,7 @@ def server_functions(sel, print=print):
                 print("closing connection to", data.addr)
                 sel.unregister(sock)
                 sock.close()
-        if mask & selectors.EVENT_WRITE:
+        if mask & selectors.EVENT_WRITE:  # noqa: SIM102 (the tutorial's lines, as written)
             if data.outb:
                 print("echoing", repr(data.outb), "to", data.addr)
                 sent = sock.send(data.outb)  # Should be ready to write

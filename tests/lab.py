@@ -7,6 +7,7 @@ never touches the committed notebooks): from the test run's own environment
 from the learner's environment (``.venv-lab/``, built by ``learner_venv()``).
 """
 
+import contextlib
 import fcntl
 import json
 import os
@@ -55,7 +56,7 @@ class Lab:
             (language / "plugin.jupyterlab-settings").write_text(json.dumps({"locale": locale}))
         self.token = secrets.token_hex(16)
         self.runtime = tmp / "runtime"
-        self.log = open(tmp / "lab.log", "w")
+        self.log = open(tmp / "lab.log", "w")  # noqa: SIM115 (open while JupyterLab runs; close() closes it)
         args = ["--no-browser", "--ip=127.0.0.1", "--port=0", f"--IdentityProvider.token={self.token}",
                 f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True",
                 f"--LabApp.workspaces_dir={tmp / 'workspaces'}", f"--LabApp.user_settings_dir={tmp / 'settings'}",
@@ -102,18 +103,14 @@ class Lab:
         return body if raw else json.loads(body) if body else None
 
     def close(self):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)  # JupyterLab, and `make` around it
-        except ProcessLookupError:
-            pass
         try:
             self.proc.wait(timeout=15)
             self._wait_group_gone(timeout=15)
         except (subprocess.TimeoutExpired, TimeoutError):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait(timeout=5)
         self.log.close()
 
@@ -211,7 +208,8 @@ def open_notebook(page, lab, path, timeout=60_000):
 
 def run_all(page, timeout=90_000):
     """Clear the stored outputs, run every cell, wait; return the error outputs."""
-    page.evaluate("() => window.jupyterapp.shell.activateById(window.__panel.id), window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    page.evaluate("() => window.jupyterapp.shell.activateById(window.__panel.id), "
+                  "window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     # Not awaited: the command's promise ends only when every cell has run.
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     page.wait_for_timeout(500)

@@ -1,7 +1,5 @@
 """The background server, the recorder and run_client, with real sockets on 127.0.0.1."""
 
-import gc
-import os
 import selectors
 import socket
 import threading
@@ -11,21 +9,13 @@ import types
 
 import pytest
 
-from echo_lab import BackgroundServer, Recorder, run_client, stop_all
+from echo_lab import BackgroundServer, Recorder, run_client
 from echo_lab.recorder import READ, WRITE
+from helpers import open_fds
+
+pytestmark = pytest.mark.usefixtures("no_server_left")
 
 MESSAGE_BYTES = len(b"Message 1 from client.Message 2 from client.")
-
-
-def open_fds():
-    gc.collect()  # what earlier tests left for the collector (a kernel client's sockets) goes first
-    return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture(autouse=True)
-def no_server_left():
-    yield
-    stop_all()
 
 
 def learner_pieces(service=None, accept=None):
@@ -44,7 +34,7 @@ def learner_pieces(service=None, accept=None):
         sel.register(conn, selectors.EVENT_READ, data=types.SimpleNamespace(addr=addr, outb=b""))
 
     def service_connection(key, mask):
-        sock, data = key.fileobj, key.data
+        sock = key.fileobj
         recv_data = sock.recv(1024)
         if recv_data:
             sock.sendall(recv_data)
@@ -335,9 +325,8 @@ def test_bad_arguments_say_what_to_do():
     with pytest.raises(ValueError, match="listening socket"):
         BackgroundServer(sel=sel, accept_wrapper=print, service_connection=print)
     sel.close()
-    with pytest.raises(OSError):
-        with socket.create_server(("127.0.0.1", 0)) as taken:
-            BackgroundServer("seed", port=taken.getsockname()[1])
+    with pytest.raises(OSError), socket.create_server(("127.0.0.1", 0)) as taken:
+        BackgroundServer("seed", port=taken.getsockname()[1])
 
 
 def test_log_lines_are_cut_so_the_log_stays_bounded():

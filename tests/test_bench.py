@@ -16,7 +16,7 @@ import pytest
 
 from echo_lab import bench
 
-LOADGEN_C = bench.HERE / "loadgen.c"
+LOADGEN_C = bench.build.HERE / "loadgen.c"
 NO_COMPILER = ("no C compiler (cc or gcc) on PATH, so the C load client (echo_lab/loadgen.c) "
                "cannot be built; install one, e.g. apt-get install gcc")
 
@@ -128,7 +128,7 @@ def with_usage_line(name):
 def test_the_cached_load_client_follows_its_source_whatever_the_file_times(tmp_path, monkeypatch):
     needs_c_compiler()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(bench, "HERE", tmp_path)
+    monkeypatch.setattr(bench.build, "HERE", tmp_path)
     source = tmp_path / "loadgen.c"
     source.write_text(with_usage_line("loadgen-one"))
     first = bench.loadgen_path()
@@ -145,7 +145,7 @@ def test_the_cached_load_client_follows_its_source_whatever_the_file_times(tmp_p
 def test_a_compiler_that_fails_is_reported_with_its_own_message(tmp_path, monkeypatch, capsys):
     needs_c_compiler()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(bench, "HERE", tmp_path)
+    monkeypatch.setattr(bench.build, "HERE", tmp_path)
     (tmp_path / "loadgen.c").write_text("#error this system has no epoll\n")
     status = bench.main(["--quick", "--seconds", "0.2", "--sizes", "64", "--servers", "fixed"])
     out, err = capsys.readouterr()
@@ -163,7 +163,7 @@ def test_pin_stays_within_the_cpus_this_process_may_use():
         pytest.skip(f"needs 2 CPUs to leave one out; this process may use {allowed}")
     code = ("import os; from echo_lab import bench; "
             f"os.sched_setaffinity(0, {{{allowed[-1]}}}); "
-            "bench._pin(0); print(sorted(os.sched_getaffinity(0)))")
+            "bench.pin(0); print(sorted(os.sched_getaffinity(0)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str([allowed[-1]]), "pinned outside the CPUs it was allowed"

@@ -1,7 +1,5 @@
 """BlockingServer: the guide's blocking echo server on a thread, with no time limit, stopped on demand."""
 
-import gc
-import os
 import socket
 import threading
 import time
@@ -9,6 +7,7 @@ import time
 import pytest
 
 from echo_lab import BlockingServer
+from helpers import open_fds
 
 
 def echo_server(s):  # lesson 01's function: the guide's lines in a while True
@@ -21,11 +20,6 @@ def echo_server(s):  # lesson 01's function: the guide's lines in a while True
                 if not data:
                     break
                 conn.sendall(data)
-
-
-def open_fds():
-    gc.collect()  # what earlier tests left for the collector (a kernel client's sockets) goes first
-    return len(os.listdir("/proc/self/fd"))
 
 
 def echo(sock, payload):

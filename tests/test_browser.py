@@ -20,8 +20,18 @@ import shutil
 
 import pytest
 
-from lab import (CHROMIUM, CHROMIUM_ARGS, NBGRADER_TRACES, TERMINAL_TEXT, Lab, learner_venv, open_notebook,
-                 run_all, screenshot, wait_for_ui)
+from lab import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NBGRADER_TRACES,
+    TERMINAL_TEXT,
+    Lab,
+    learner_venv,
+    open_notebook,
+    run_all,
+    screenshot,
+    wait_for_ui,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHOTS = pathlib.Path(os.environ.get("ECHO_LAB_SCREENSHOTS", ROOT / "screenshots"))
@@ -188,7 +198,8 @@ def test_the_nbgrader_probe_finds_nbgraders_menu_panel_and_button_where_nbgrader
 def test_learners_lab_from_make_lab_shows_the_course_and_no_nbgrader(learner_lab, page):
     open_notebook(page, learner_lab, "notebooks/00-index.ipynb")
     wait_for_ui(page)
-    menus = page.evaluate("() => Array.from(document.querySelectorAll('.lm-MenuBar-itemLabel')).map(e => e.textContent)")
+    menus = page.evaluate("() => Array.from(document.querySelectorAll('.lm-MenuBar-itemLabel'))"
+                          ".map(e => e.textContent)")
     assert "Kernel" in menus, menus
     assert page.evaluate(NBGRADER_TRACES) == [], "the learner's JupyterLab shows nbgrader"
     screenshot(page, SHOTS, "learner-lab")

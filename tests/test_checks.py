@@ -19,7 +19,11 @@ import types
 import nbformat
 import pytest
 
-from echo_lab import Recorder, checks, seed, stop_all
+from echo_lab import Recorder, checks, seed
+from echo_lab.checks.client import MSG1, MSG2
+from echo_lab.checks.observe import mask_words
+
+pytestmark = pytest.mark.usefixtures("no_server_left")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -44,12 +48,6 @@ EXERCISES = {
     "bug_hunt": ("08-bug-hunt-busy-loop", "accept_wrapper",
                  lambda ns: checks.check_bug_hunt(ns["accept_wrapper"], ns["service_connection"], ns["sel"])),
 }
-
-
-@pytest.fixture(autouse=True)
-def no_server_left():
-    yield
-    stop_all()
 
 
 def answer_cell(folder, exercise):
@@ -286,10 +284,12 @@ MISTAKES = {  # exercise: [(case, replacements, words)]
         ("the-tutorials-server", [("events = selectors.EVENT_READ  # WRITE only while there is something to send",
                                    ACCEPT_EVENTS), (ADD_WRITE, ""), (DROP_WRITE, "")],
          ("select() woke up", "for one idle client")),
-        ("write-forever", [(DROP_WRITE, "")], ("After the echo, select() woke up", "stayed registered for EVENT_WRITE")),
+        ("write-forever", [(DROP_WRITE, "")],
+         ("After the echo, select() woke up", "stayed registered for EVENT_WRITE")),
         ("never-write", [(ADD_WRITE, "")], ("got nothing back",)),
         ("still-blocking", [("    conn.setblocking(False)\n", "")], ("The accepted socket is still blocking",)),
-        ("drops-write-after-a-partial-send", [(DROP_WRITE, "        sel.modify(sock, selectors.EVENT_READ, data=data)")],
+        ("drops-write-after-a-partial-send",
+         [(DROP_WRITE, "        sel.modify(sock, selectors.EVENT_READ, data=data)")],
          ("A client sent 1 MiB and got", "the rest must be sent on a later EVENT_WRITE")),
         ("modify-without-data", [(ADD_WRITE, ADD_WRITE.replace(", data=data)", ")"))],
          ("called accept_wrapper for a connection", "data=data")),
@@ -537,10 +537,10 @@ def test_every_exercise_has_three_hints_and_a_solution():
 
 
 def test_mask_words():
-    assert checks.mask_words(selectors.EVENT_READ) == "EVENT_READ only"
-    assert checks.mask_words(selectors.EVENT_WRITE) == "EVENT_WRITE only"
-    assert checks.mask_words(3) == "EVENT_READ | EVENT_WRITE"
+    assert mask_words(selectors.EVENT_READ) == "EVENT_READ only"
+    assert mask_words(selectors.EVENT_WRITE) == "EVENT_WRITE only"
+    assert mask_words(3) == "EVENT_READ | EVENT_WRITE"
 
 
 def test_seed_messages_are_the_checks_messages():
-    assert (checks.MSG1, checks.MSG2) == tuple(seed.messages)
+    assert tuple(seed.messages) == (MSG1, MSG2)

@@ -16,7 +16,7 @@ import pytest
 
 from echo_lab import run_client
 from echo_lab.checks import BOUND, FLOOD, ProtocolServer, check_echo_protocol, flood, hint, solution
-from echo_lab.checks.protocol import _exchange
+from echo_lab.checks.protocol import exchange
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOLUTION_NOTEBOOK = ROOT / "solutions" / "10-asyncio-backpressure.ipynb"
@@ -157,9 +157,9 @@ def test_the_tutorials_client_against_the_solution():
 
 
 def test_a_half_close_gets_the_rest_then_the_end():
-    with ProtocolServer(learner(solution("EchoProtocol").code)) as server:
-        with socket.create_connection(server.address, timeout=2) as sock:
-            back, eof = _exchange(sock, b"y" * 300_000, time.monotonic() + 5, half_close=True)
+    with (ProtocolServer(learner(solution("EchoProtocol").code)) as server,
+          socket.create_connection(server.address, timeout=2) as sock):
+        back, eof = exchange(sock, b"y" * 300_000, time.monotonic() + 5, half_close=True)
     assert back == b"y" * 300_000 and eof
 
 

@@ -6,13 +6,13 @@ values in them (byte counts, names, code) do not, and English comes back exactly
 """
 
 import re
-import socket
 import selectors
+import socket
 
 import polib
 import pytest
-
 import test_checks
+
 from echo_lab import i18n, seed, stop_all
 from echo_lab.checks import check_accept_wrapper, hint, runs, serve_tutorial_clients, show_error, solution
 
@@ -119,7 +119,7 @@ def test_run_cells_print_chinese(chinese, capsys):
     accept_wrapper, _ = seed.server_functions(ns["sel"], print=lambda *args: None)
     serve_tutorial_clients(ns["sel"], accept_wrapper, ns["service_connection"])
     assert "2 个客户端发送了 88 字节，收回了 88 字节\n" in capsys.readouterr().out
-    assert runs._meaning(ConnectionRefusedError()) == "没有谁接受这个连接：该地址上没有监听 socket。"
+    assert runs.error_meaning(ConnectionRefusedError()) == "没有谁接受这个连接：该地址上没有监听 socket。"
 
 
 # ---------------------------------------------------------------------------

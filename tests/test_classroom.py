@@ -15,6 +15,7 @@
   schema (the part of ``values.schema.yaml`` it uses is embedded below).
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -64,7 +65,8 @@ FAULTY = {  # a notebook whose every fault the simulation must report
          "outputs": [{"output_type": "stream", "name": "stdout", "text": "a different answer\n"}]},
         {"cell_type": "code", "execution_count": 2, "metadata": {}, "source": "1 / 0", "outputs": []},
         {"cell_type": "code", "execution_count": 3, "metadata": {},
-         "source": "import subprocess\ndone = subprocess.run(['sh', '-c', 'setsid sleep 97 >/dev/null 2>&1 &'], check=True)",
+         "source": "import subprocess\n"
+                   "done = subprocess.run(['sh', '-c', 'setsid sleep 97 >/dev/null 2>&1 &'], check=True)",
          "outputs": []},
     ],
     "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
@@ -138,10 +140,8 @@ def test_ctrl_c_stops_the_hub_the_proxy_and_every_server(hub_ready, tmp_path):
         deadline, family = time.monotonic() + 120, {}
         while time.monotonic() < deadline and proc.poll() is None:
             for p in tool.children(recursive=True):
-                try:
+                with contextlib.suppress(psutil.Error):
                     family[p.pid] = (p.create_time(), " ".join(p.cmdline()))
-                except psutil.Error:
-                    pass
             names = " ".join(cmd for _, cmd in family.values())
             if "jupyterhub-singleuser" in names and "ipykernel" in names:
                 break

@@ -6,6 +6,7 @@ outside must end in a clear line and an exit status, never a traceback.
 """
 
 import ast
+import contextlib
 import pathlib
 import queue
 import re
@@ -22,6 +23,7 @@ from collections import defaultdict
 import pytest
 
 from echo_lab.seed import messages
+from helpers import free_port
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -48,12 +50,6 @@ def run(*args, timeout=20):
     return subprocess.run(
         command(*args), capture_output=True, text=True, timeout=timeout, cwd=ROOT
     )
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def no_traceback(*texts):
@@ -105,10 +101,8 @@ class Proc:
                 raise AssertionError(
                     f"no {regex!r} after {timeout} s:\nstdout: {self.out}\nstderr: {self.err}"
                 )
-            try:
+            with contextlib.suppress(queue.Empty):
                 self._new.get(timeout=min(left, 0.1))
-            except queue.Empty:
-                pass
 
     def finish(self, timeout=10.0):
         """Wait for the process to exit; return its status once all output is read."""
@@ -139,19 +133,6 @@ def spawn():
     yield start
     for proc in procs:
         proc.kill()
-
-
-@pytest.fixture
-def sockets():
-    made = []
-
-    def keep(sock):
-        made.append(sock)
-        return sock
-
-    yield keep
-    for sock in made:
-        sock.close()
 
 
 def start_server(spawn, flags, attempts=5):

@@ -5,6 +5,7 @@ Real runs (the tutorial's server and the fixed one, 2 clients each, on
 lesson cannot record quickly (1,000 sockets, reused fds).
 """
 
+import itertools
 import socket
 import time
 
@@ -166,7 +167,7 @@ def test_byte_counts_close_together_share_one_label_and_keep_the_total():
         labels = gid(fig, f"bytes {kind}")
         assert len(labels) < 20 / 2, f"{kind}: {len(labels)} labels overprint each other"
         xs = sorted(t.xy[0] for t in labels)
-        assert all(b - a >= 300 / draw.LABELS_PER_ROW - 1 for a, b in zip(xs, xs[1:]))
+        assert all(b - a >= 300 / draw.LABELS_PER_ROW - 1 for a, b in itertools.pairwise(xs))
         parts = [p for t in labels for p in t.get_text().split("+")]
         assert sum(int(p) for p in parts if p != "EOF") == 200
         assert parts.count("EOF") == (kind == "recv")

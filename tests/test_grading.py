@@ -30,7 +30,6 @@ import sys
 
 import nbformat
 import pytest
-
 import test_checks
 import test_checks_messages
 import test_checks_protocol

@@ -18,6 +18,7 @@ import time
 import pytest
 
 from echo_lab import fixed, seed
+from helpers import free_port, recv_exactly, round_trip, wait_until
 
 HOST = "127.0.0.1"
 MSG1, MSG2 = seed.messages
@@ -47,37 +48,6 @@ class CountingSelector(selectors.DefaultSelector):
         if events:
             self.woke += 1
         return events
-
-
-def wait_until(predicate, timeout=5.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.005)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def recv_exactly(sock, n, timeout=5.0):
-    sock.settimeout(timeout)
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            break
-        buf += chunk
-    return buf
-
-
-def round_trip(sock, payload, timeout=5.0):
-    sock.sendall(payload)
-    return recv_exactly(sock, len(payload), timeout)
 
 
 class ServerThread:
@@ -151,20 +121,6 @@ def make_server():
     yield make
     for srv in servers:
         srv.close()
-
-
-@pytest.fixture
-def sockets():
-    """Close every socket a test registers here, however the test ends."""
-    made = []
-
-    def keep(sock):
-        made.append(sock)
-        return sock
-
-    yield keep
-    for sock in made:
-        sock.close()
 
 
 @pytest.fixture

@@ -32,7 +32,6 @@ import contextlib
 import errno
 import fcntl
 import inspect
-import gc
 import os
 import pathlib
 import random
@@ -56,8 +55,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from echo_lab import BackgroundServer, Recorder, run_client, stop_all
-from echo_lab import background, fixed, seed
+from echo_lab import BackgroundServer, Recorder, background, fixed, run_client, seed
+from helpers import open_fds, recv_exactly, round_trip, wait_until
+
+pytestmark = pytest.mark.usefixtures("no_server_left")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -76,28 +77,9 @@ def figures(name, **values):
     print(f"\nfigures: {name}: {text}")
 
 
-def open_fds():
-    gc.collect()  # what earlier tests left for the collector (a kernel client's sockets) goes first
-    return len(os.listdir("/proc/self/fd"))
-
-
-def wait_until(predicate, timeout=5.0, what="condition", step=0.005):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
-
-
 def payload(tag, i, size):
     """Seeded random bytes, different for every (tag, i): cross-talk cannot go unseen."""
     return random.Random(f"{tag}/{i}").randbytes(size)
-
-
-@pytest.fixture(autouse=True)
-def no_server_left():
-    yield
-    stop_all()
 
 
 # --------------------------------------------------------------------------
@@ -129,7 +111,8 @@ class Conn:
 
     def describe(self):
         got, want = bytes(self.received), self.payload
-        first_bad = next((k for k, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        first_bad = next((k for k, (a, b) in enumerate(zip(got, want, strict=False)) if a != b),
+                         min(len(got), len(want)))
         return (f"conn {self.i}: sent {self.sent:,}/{len(want):,}, got {len(got):,} bytes, "
                 f"first difference at byte {first_bad:,}, eof={self.eof}, error={self.error!r}")
 
@@ -172,7 +155,7 @@ def run_echo_clients(address, payloads, chunkings=None, *, timeout=20.0, half_cl
     list the :class:`Stats` is appended to at once, for another thread to watch.
     """
     chunkings = chunkings or [[64 * KiB]] * len(payloads)
-    stats = Stats([Conn(i, p, list(c)) for i, (p, c) in enumerate(zip(payloads, chunkings))])
+    stats = Stats([Conn(i, p, list(c)) for i, (p, c) in enumerate(zip(payloads, chunkings, strict=True))])
     if live is not None:
         live.append(stats)
     sel = selectors.DefaultSelector()
@@ -667,8 +650,8 @@ def test_a_client_that_never_reads_is_pushed_back_and_others_are_served():
             hog.settimeout(5)
             hog.connect(server.address)
             result = {}
-            sender = threading.Thread(target=lambda: result.update(zip(("sent", "stuck"), flood(hog, 1.0))),
-                                      daemon=True)
+            sender = threading.Thread(
+                target=lambda: result.update(zip(("sent", "stuck"), flood(hog, 1.0), strict=True)), daemon=True)
             sender.start()
             biggest, deadline = 0, time.monotonic() + 1.2
             while time.monotonic() < deadline:
@@ -749,7 +732,7 @@ class Server:
         return {line for line in list(self.lines) if line.startswith("accepted connection from")}
 
     def cpu_seconds(self):
-        fields = open(f"/proc/{self.p.pid}/stat").read().rsplit(")", 1)[1].split()
+        fields = pathlib.Path(f"/proc/{self.p.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def interrupt(self):
@@ -771,17 +754,6 @@ class Server:
 
 def accepted_line(sock):
     return f"accepted connection from {sock.getsockname()}"
-
-
-def round_trip(sock, data, timeout=5.0):
-    sock.settimeout(timeout)
-    sock.sendall(data)
-    got = b""
-    while len(got) < len(data):
-        chunk = sock.recv(len(data) - len(got))
-        assert chunk, "the server closed the connection"
-        got += chunk
-    return got
 
 
 @pytest.fixture(scope="module")
@@ -968,17 +940,16 @@ def {where}(*args):
         server = learner_server("fixed-variant", handlers=handlers, LearnerBug=LearnerBug)
         way = ways[k % 4]
         client = None
-        with pytest.raises(LearnerBug) as info:
-            with contextlib.ExitStack() as stack:
-                if way == "with":
-                    stack.enter_context(server)
-                else:
-                    server.start()
-                client = socket.create_connection(server.address, timeout=5)
-                client.sendall(b"x")
-                wait_until(lambda: not server.running, what="the learner's error to stop the loop")
-                if way != "with":
-                    getattr(server, way)(**({"timeout": 5} if way == "wait_idle" else {}))
+        with pytest.raises(LearnerBug) as info, contextlib.ExitStack() as stack:
+            if way == "with":
+                stack.enter_context(server)
+            else:
+                server.start()
+            client = socket.create_connection(server.address, timeout=5)
+            client.sendall(b"x")
+            wait_until(lambda server=server: not server.running, what="the learner's error to stop the loop")
+            if way != "with":
+                getattr(server, way)(**({"timeout": 5} if way == "wait_idle" else {}))
         assert str(info.value) == f"bug number {k}"
         assert traceback.extract_tb(info.value.__traceback__)[-1].name == where
         server.stop()  # raised once: quiet now, and tidy
@@ -1040,7 +1011,7 @@ def test_background_server_on_a_non_loopback_address_warns(capsys):
 
 def test_readme_states_the_bounds_the_code_has():
     readme = (ROOT / "README.md").read_text()
-    assert "256 KiB" in readme and fixed.MAX_OUTB == 256 * KiB
+    assert "256 KiB" in readme and 256 * KiB == fixed.MAX_OUTB
     assert "100,000 events" in readme
     assert inspect.signature(Recorder).parameters["capacity"].default == 100_000
     assert inspect.signature(BackgroundServer).parameters["capacity"].default == 100_000
@@ -1104,17 +1075,6 @@ def test_outb_stays_within_the_documented_256_kib():
 # --------------------------------------------------------------------------
 # a wake-up with nothing to do: select() may report READ when a recv would
 # still block (a spurious wake-up, or a byte another thread read first)
-
-
-def recv_exactly(sock, n, timeout=5.0):
-    sock.settimeout(timeout)
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            break
-        buf += chunk
-    return buf
 
 
 def test_a_read_wake_up_with_nothing_to_read_keeps_the_server_connection():

@@ -75,7 +75,7 @@ def test_the_chinese_notebook_has_the_same_code_but_one_line(english):
     ours = nbformat.read(english, as_version=4)
     assert len(chinese.cells) == len(ours.cells)
     extra = 0
-    for en, zh in zip(ours.cells, chinese.cells):
+    for en, zh in zip(ours.cells, chinese.cells, strict=True):
         assert en.cell_type == zh.cell_type
         if en.cell_type != "code":
             continue

@@ -4,6 +4,7 @@ No kernel is needed: widgets are created and inspected in Python (their
 comms go nowhere), so these tests check structure and text, not rendering.
 """
 
+import itertools
 import json
 import re
 import socket
@@ -16,6 +17,7 @@ from ipywidgets.widgets.widget_link import Link
 
 from echo_lab import BackgroundServer, Event, run_client, stop_all, widgets
 from echo_lab.recorder import READ, WRITE
+from helpers import wait_until
 
 MESSAGE_BYTES = len(b"Message 1 from client.Message 2 from client.")
 
@@ -25,15 +27,6 @@ def tidy():
     yield
     stop_all()
     ipywidgets.Widget.close_all()
-
-
-def wait_until(condition, timeout=2.0, step=0.01):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +58,7 @@ def test_stepper_has_one_frame_per_select_call(seed_run):
     assert step.play.min == 0 and step.play.max == seed_run.calls - 1
     assert "(frame 1 of" in step.frames[0].value
     assert f"{seed_run.calls} select() calls, one frame each" in step.note.value
-    for call, frame in zip(step.calls, step.frames):
+    for call, frame in zip(step.calls, step.frames, strict=True):
         assert f"select() call {call}</b>" in frame.value
 
 
@@ -141,7 +134,7 @@ def test_stepper_thins_evenly_keeping_first_and_last_and_says_so():
     step = widgets.stepper(synthetic(5000), max_frames=1000)
     assert len(step.frames) == 1000
     assert step.calls[0] == 1 and step.calls[-1] == 5000
-    gaps = {b - a for a, b in zip(step.calls, step.calls[1:])}
+    gaps = {b - a for a, b in itertools.pairwise(step.calls)}
     assert gaps <= {4, 5, 6}
     assert "showing 1000 of 5000 select() calls" in step.note.value
     assert f"received {step.calls[10]} bytes" in step.frames[10].value  # frames match their calls

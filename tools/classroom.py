@@ -45,6 +45,7 @@ server and kernel are stopped on exit, on an error and on Ctrl-C.  Exit status:
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -161,7 +162,7 @@ def sanitizer():
     """tests/nbval_sanitize.cfg's regex/replace pairs, as (compiled, replacement)."""
     lines = [line.rstrip("\n") for line in SANITIZE.read_text().splitlines() if line.strip()]
     pairs = []
-    for a, b in zip(lines[::2], lines[1::2]):
+    for a, b in zip(lines[::2], lines[1::2], strict=False):
         pairs.append((re.compile(a.split(":", 1)[1].strip()), b.split(":", 1)[1].strip()))
     return pairs
 
@@ -185,7 +186,7 @@ def visible_text(outputs, pairs):
 
 def _first_difference(old, new):
     a, b = old.splitlines(), new.splitlines()
-    for x, y in zip(a + [""] * len(b), b + [""] * len(a)):
+    for x, y in zip(a + [""] * len(b), b + [""] * len(a), strict=False):
         if x != y:
             return x[:100], y[:100]
     return "", ""
@@ -281,7 +282,7 @@ class Hub:
         env[MARK] = self.tag
         bindir = str(pathlib.Path(sys.executable).parent)
         env["PATH"] = bindir + os.pathsep + env.get("PATH", "")  # the servers' and kernels' python is ours
-        self.log = open(self.tmp / "jupyterhub.log", "wb")
+        self.log = open(self.tmp / "jupyterhub.log", "wb")  # noqa: SIM115 (open while the hub runs)
         self.proc = subprocess.Popen([str(pathlib.Path(bindir) / "jupyterhub"), "-f",
                                       str(self.tmp / "jupyterhub_config.py")],
                                      cwd=self.tmp, env=env, stdin=subprocess.DEVNULL,
@@ -317,10 +318,8 @@ class Hub:
             try:
                 self.proc.wait(HUB_STOP)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 self.proc.wait(10)
         if self.log:
             self.log.close()
@@ -364,10 +363,8 @@ def kill_all(pids, grace=5.0):
             pass
     _, alive = psutil.wait_procs(procs, timeout=grace)
     for p in alive:
-        try:
+        with contextlib.suppress(psutil.Error):
             p.kill()
-        except psutil.Error:
-            pass
     psutil.wait_procs(alive, timeout=grace)
 
 
@@ -523,10 +520,8 @@ class Learner(threading.Thread):
             self.errors.append(("-", "-", f"{type(e).__name__}: {e}"[:300]))
         finally:
             for url in self.open_sessions:
-                try:
+                with contextlib.suppress(OSError):
                     http("DELETE", url, self.token, timeout=30)
-                except OSError:
-                    pass
 
     def login(self):
         status, body = self.hub.api("POST", f"/hub/api/users/{self.name}")
@@ -598,17 +593,13 @@ class Learner(threading.Thread):
                 self.halt.wait(self.pause)
         finally:
             if ws is not None:
-                try:
+                with contextlib.suppress(Exception):
                     ws.close(timeout=2)
-                except Exception:
-                    pass
             if self.keep_kernels:
                 self.open_sessions.append(f"{base}/api/sessions/{session}")
             else:
-                try:
+                with contextlib.suppress(OSError):
                     http("DELETE", f"{base}/api/sessions/{session}", self.token, timeout=30)
-                except OSError:
-                    pass
 
     def _request(self, ws, msg_type, content, timeout, reply_only=False):
         """Send one request; collect iopub outputs until its idle (or its reply): (outputs, error, timed out)."""
@@ -673,7 +664,8 @@ def run_class(n, lessons, busy_lesson, busy_share, pause, cell_timeout, time_lim
     tmp = tempfile.mkdtemp(prefix="classroom-")
     hub = Hub(tmp, proxy, tag, ipc=kernel_transport == "ipc")
     learners, sampler = [], None
-    result = {"learners": n, "busy learners": busy, "kernels kept": keep_kernels, "kernel transport": kernel_transport, "lessons": lessons + ([busy_lesson] if busy else []),
+    result = {"learners": n, "busy learners": busy, "kernels kept": keep_kernels, "kernel transport": kernel_transport,
+              "lessons": lessons + ([busy_lesson] if busy else []),
               "errors": [], "left running": [], "left listening": []}
     t_start = time.monotonic()
     cpu_before = None
@@ -723,10 +715,8 @@ def run_class(n, lessons, busy_lesson, busy_share, pause, cell_timeout, time_lim
             result["errors"].append(("class", "-", "-", f"could not stop: {still}"))
         result["hub log"] = hub.log_tail(40)
         if keep_log:
-            try:
+            with contextlib.suppress(OSError):
                 shutil.copy(hub.tmp / "jupyterhub.log", keep_log)
-            except OSError:
-                pass
         shutil.rmtree(tmp, ignore_errors=True)
     import psutil
     cpu_after = psutil.cpu_times()
@@ -754,8 +744,10 @@ def run_class(n, lessons, busy_lesson, busy_share, pause, cell_timeout, time_lim
         "peak memory GiB": round(sampler.peak_total / GiB, 2) if sampler else None,
         "learner MiB median": _r(statistics.median(sampler.peak_learner.values()) / MiB, 0)
         if sampler and sampler.peak_learner else None,
-        "learner MiB max": _r(max(sampler.peak_learner.values()) / MiB, 0) if sampler and sampler.peak_learner else None,
-        "kernel MiB median": _r(statistics.median(sampler.peak_kernel) / MiB, 0) if sampler and sampler.peak_kernel else None,
+        "learner MiB max": (_r(max(sampler.peak_learner.values()) / MiB, 0)
+                            if sampler and sampler.peak_learner else None),
+        "kernel MiB median": (_r(statistics.median(sampler.peak_kernel) / MiB, 0)
+                              if sampler and sampler.peak_kernel else None),
         "cores average": round(sampler.cpu_seconds() / wall, 2) if sampler and wall else None,
         "cores busiest": round(sampler.busiest, 2) if sampler else None,
     })
@@ -797,9 +789,9 @@ def _r(x, digits=2):
 def table(rows, columns):
     cells = [[str(r.get(c, "")) if r.get(c) is not None else "-" for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    line = "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |"
+    line = "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line, sep] + ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |"
+    return "\n".join([line, sep] + ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) + " |"
                                     for row in cells])
 
 
@@ -846,8 +838,8 @@ def main(argv=None):
         return 2
     proxy, why = install_proxy() if args.install_proxy else (find_proxy(), "")
     if not proxy:
-        print(f"classroom: configurable-http-proxy not found ({why or 'run with --install-proxy, or: npm install -g configurable-http-proxy'})",
-              file=sys.stderr)
+        why = why or "run with --install-proxy, or: npm install -g configurable-http-proxy"
+        print(f"classroom: configurable-http-proxy not found ({why})", file=sys.stderr)
         return 2
 
     stop_all = threading.Event()

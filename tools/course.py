@@ -141,7 +141,8 @@ def update(check=False):
             cells = _tagged(nb, "navigation")
         cells[0].source = nav
         cells[-1].source = nav + "".join(
-            f"\n\n**Now practise:** [{exercise(name)[0]}](../exercises/{name}.ipynb), about {exercise(name)[1]} minutes."
+            f"\n\n**Now practise:** [{exercise(name)[0]}](../exercises/{name}.ipynb), "
+            f"about {exercise(name)[1]} minutes."
             for name in nb.metadata.get("echo_lab", {}).get("exercises", []))
         nb.metadata.setdefault("echo_lab", {})["minutes"] = measure(nb)[3]
         length = _tagged(nb, "length")

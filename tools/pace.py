@@ -50,7 +50,8 @@ _p = _s.modules.setdefault('_pace', _ty.ModuleType('_pace'))
 _p.errors = []
 _p.hook = _t.excepthook
 def _pace_hook(args, _p=_p):
-    _p.errors.append(f'{args.exc_type.__name__}: {args.exc_value} (in thread {args.thread.name if args.thread else "?"})')
+    _n = args.thread.name if args.thread else "?"
+    _p.errors.append(f'{args.exc_type.__name__}: {args.exc_value} (in thread {_n})')
     _p.hook(args)
 _t.excepthook = _pace_hook
 del _s, _t, _ty, _p, _pace_hook
@@ -61,7 +62,8 @@ PROBE = """\
 import gc as _gc, json as _j, sys as _s, threading as _t, psutil as _ps
 _gc.collect()  # what nothing refers to any more is not left behind, only not yet collected
 _me = _ps.Process()
-print(_j.dumps({'threads': _t.active_count(), 'listening sockets': sum(c.status == 'LISTEN' for c in _me.net_connections('inet')),
+print(_j.dumps({'threads': _t.active_count(),
+                'listening sockets': sum(c.status == 'LISTEN' for c in _me.net_connections('inet')),
                 'children': len(_me.children(recursive=True)), 'errors': _s.modules['_pace'].errors[:]}))
 _s.modules['_pace'].errors.clear()
 del _gc, _j, _s, _t, _ps, _me
@@ -137,7 +139,8 @@ class Run:
         return state
 
     def code_cells(self):
-        return [i for i, cell in enumerate(self.nb.cells) if cell.cell_type == "code" and cell.get("id") != "pace-spare"]
+        return [i for i, cell in enumerate(self.nb.cells)
+                if cell.cell_type == "code" and cell.get("id") != "pace-spare"]
 
 
 async def paced(run, pause):

@@ -12,6 +12,7 @@ A connection whose key lost its data (``sel.modify`` without ``data=``) is
 reported when the loop takes it for the listening socket.
 """
 
+import contextlib
 import selectors
 import socket
 import threading
@@ -20,8 +21,8 @@ import time
 from ..background import BackgroundServer, run_client
 from ..i18n import _
 from ..recorder import Recorder
-from .observe import _blocking_hint, _recv_upto
-from .trial import HOST, NET_TIMEOUT, READ, _run, _Wrong
+from .observe import blocking_hint, recv_upto
+from .trial import HOST, NET_TIMEOUT, READ, Wrong, run_check
 
 __all__ = ["BUSY", "IDLE", "check_bug_hunt"]
 
@@ -33,7 +34,7 @@ STALL = 1.0  # seconds without a byte of the echo: the rest is not coming
 
 def check_bug_hunt(accept_wrapper, service_connection, sel):
     """Check the fixed server: an idle client costs no wake-ups, and every echo still comes back."""
-    return _run("bug_hunt", _bug_hunt,
+    return run_check("bug_hunt", _bug_hunt,
                 [("accept_wrapper", accept_wrapper), ("service_connection", service_connection)], sel)
 
 
@@ -48,7 +49,7 @@ def _bug_hunt(trial, accept_fn, service_fn):
 
     def accept_wrapper(sock):  # the loop calls it for every key whose data is None
         if sock.fileno() != lsock.fileno():
-            raise _Wrong(_("The loop called accept_wrapper for a connection: its key's data had become "
+            raise Wrong(_("The loop called accept_wrapper for a connection: its key's data had become "
                            "None. `sel.modify(sock, events)` without `data=` sets the key's data to None, "
                            "and the loop takes a key with no data for the listening socket."),
                          hint=_("Pass the data on each time: `sel.modify(sock, events, data=data)`."))
@@ -64,9 +65,9 @@ def _bug_hunt(trial, accept_fn, service_fn):
             server.stop()
         except BaseException as exc:  # the learner's error, raised in the server thread
             trial.learner_error(exc, _("While serving clients, your code"),
-                                on_error={BlockingIOError: _blocking_hint})
+                                on_error={BlockingIOError: blocking_hint})
     if not finished:
-        raise _Wrong(_("The server's loop stopped while the check was running."))
+        raise Wrong(_("The server's loop stopped while the check was running."))
     return _("An idle client costs no wake-ups before or after its echo, a 1 MiB echo comes back "
              "whole, and the tutorial's client is served to the end.")
 
@@ -78,7 +79,7 @@ def _bug_hunt_steps(trial, server, sel):
             if not server.running:
                 return False
             if time.monotonic() > deadline:
-                raise _Wrong(_("Waited {timeout:g} s for {what}.").format(timeout=NET_TIMEOUT, what=what))
+                raise Wrong(_("Waited {timeout:g} s for {what}.").format(timeout=NET_TIMEOUT, what=what))
             time.sleep(0.005)
         return True
 
@@ -92,22 +93,22 @@ def _bug_hunt_steps(trial, server, sel):
         return False
     conn = next((k.fileobj for k in server.registered() if k.data is not None), None)
     if conn is not None and conn.getblocking():
-        raise _Wrong(_("The accepted socket is still blocking: a `send()` to a client that is slow to read, "
+        raise Wrong(_("The accepted socket is still blocking: a `send()` to a client that is slow to read, "
                        "or one `recv()` too many, would freeze the whole server, every other client "
                        "with it."), hint=_("Keep the tutorial's `conn.setblocking(False)` right after "
                                            "`sock.accept()`."))
     n = wakeups()
     if n > BUSY:
-        raise _Wrong(_("select() woke up {n} times in {idle:g} s for one idle client: the connection is "
+        raise Wrong(_("select() woke up {n} times in {idle:g} s for one idle client: the connection is "
                        "registered for EVENT_WRITE, and a connected socket is always writable.").format(
                            n=n, idle=IDLE),
                      hint=_("Register a new connection for EVENT_READ only; add EVENT_WRITE with "
                             "`sel.modify(...)` only while data.outb holds bytes."))
     client.sendall(b"ping")
-    if _recv_upto(client, 4, until=lambda: not server.running) != b"ping":
+    if recv_upto(client, 4, until=lambda: not server.running) != b"ping":
         if not server.running:
             return False
-        raise _Wrong(_("A client sent b'ping' and got nothing back: the echo waits in data.outb, but "
+        raise Wrong(_("A client sent b'ping' and got nothing back: the echo waits in data.outb, but "
                        "the connection is not registered for EVENT_WRITE, so service_connection is never "
                        "called to send it."),
                      hint=_("After a recv with data, `sel.modify(sock, selectors.EVENT_READ | "
@@ -115,7 +116,7 @@ def _bug_hunt_steps(trial, server, sel):
     time.sleep(0.05)  # let the loop finish the pass that sent the echo
     n = wakeups()
     if n > BUSY:
-        raise _Wrong(_("After the echo, select() woke up {n} times in {idle:g} s: the connection stayed "
+        raise Wrong(_("After the echo, select() woke up {n} times in {idle:g} s: the connection stayed "
                        "registered for EVENT_WRITE with nothing to send.").format(n=n, idle=IDLE),
                      hint=_("When data.outb is empty again: `sel.modify(sock, selectors.EVENT_READ, "
                             "data=data)`."))
@@ -135,13 +136,13 @@ def _bug_hunt_steps(trial, server, sel):
     # The client reads nothing for a moment: the echo piles up in data.outb and send() can take only
     # part of it. A server that drops EVENT_WRITE after a partial send never sends the rest.
     time.sleep(SLOW_READER)
-    got = _recv_upto(client, len(big), timeout=NET_TIMEOUT * 2, stall=STALL,
+    got = recv_upto(client, len(big), timeout=NET_TIMEOUT * 2, stall=STALL,
                      until=lambda: not server.running)
     sender.join(NET_TIMEOUT)
     if not server.running:
         return False
     if got != big:
-        raise _Wrong(_("A client sent 1 MiB and got {got:,} bytes back: when send() takes only part of "
+        raise Wrong(_("A client sent 1 MiB and got {got:,} bytes back: when send() takes only part of "
                        "data.outb, the rest must be sent on a later EVENT_WRITE.").format(got=len(got)),
                      hint=_("Keep EVENT_WRITE while data.outb holds bytes; drop it only when it is empty."))
     client.close()
@@ -151,13 +152,11 @@ def _bug_hunt_steps(trial, server, sel):
     if not server.running:
         return False
     if not result.finished:
-        raise _Wrong(_("2 of the tutorial's clients were not served to the end within {timeout:g} s.").format(
+        raise Wrong(_("2 of the tutorial's clients were not served to the end within {timeout:g} s.").format(
             timeout=NET_TIMEOUT))
     return wait(lambda: server.connections() == 0, _("the server to close the tutorial's clients"))
 
 
 def _send_quietly(sock, payload):
-    try:
+    with contextlib.suppress(OSError):
         sock.sendall(payload)
-    except OSError:
-        pass

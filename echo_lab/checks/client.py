@@ -15,9 +15,8 @@ from ..background import BackgroundServer, run_client
 from ..i18n import _
 from ..recorder import Recorder
 from .exercises import EXERCISES
-from .observe import (_blocking_hint, _check_closed, _recv_upto, _reference_client, _registered,
-                      _wait_key, mask_words)
-from .trial import HOST, NET_TIMEOUT, READ, WRITE, _run, _Wrong
+from .observe import blocking_hint, check_closed, is_registered, mask_words, recv_upto, reference_client, wait_key
+from .trial import HOST, NET_TIMEOUT, READ, WRITE, Wrong, run_check
 
 __all__ = ["MSG1", "MSG2", "check_client_service_connection", "check_start_connections"]
 
@@ -29,7 +28,7 @@ MSG1, MSG2 = seed.messages  # what the tutorial's client sends
 
 def check_start_connections(start_connections, sel):
     """Check the client's ``start_connections(host, port, num_conns)``."""
-    return _run("start_connections", _start_connections, [("start_connections", start_connections)], sel)
+    return run_check("start_connections", _start_connections, [("start_connections", start_connections)], sel)
 
 
 def _start_connections(trial, fn):
@@ -48,62 +47,62 @@ def _start_connections(trial, fn):
     for key in keys:
         trial.own(key.fileobj)
     if len(keys) != 3:
-        raise _Wrong(_("start_connections(host, port, 3) registered {count} socket(s) in `sel`; "
+        raise Wrong(_("start_connections(host, port, 3) registered {count} socket(s) in `sel`; "
                        "expected 3.").format(count=len(keys)),
                      hint=_("One socket per connection: `for i in range(0, num_conns):`, "
                             "each registered with `sel.register(sock, events, data=data)`."))
     try:
         for _key in keys:
             trial.own(lsock.accept()[0])
-    except socket.timeout:
-        raise _Wrong(_("The sockets did not connect to (host, port)."),
+    except TimeoutError:
+        raise Wrong(_("The sockets did not connect to (host, port)."),
                      hint=_("`sock.connect_ex(server_addr)` with `server_addr = (host, port)`.")) from None
     for key in keys:
         if key.fileobj.getblocking():
-            raise _Wrong(_("A client socket is still blocking: one slow server would freeze the client."),
+            raise Wrong(_("A client socket is still blocking: one slow server would freeze the client."),
                          hint=_("`sock.setblocking(False)` before `sock.connect_ex(server_addr)`."))
         if key.events != READ | WRITE:
-            raise _Wrong(_("A client socket is registered for {events}.").format(events=mask_words(key.events)),
+            raise Wrong(_("A client socket is registered for {events}.").format(events=mask_words(key.events)),
                          hint=_("The client waits for both: WRITE tells it the connection is made and it "
                                 "can send, READ that the echo came. "
                                 "`events = selectors.EVENT_READ | selectors.EVENT_WRITE`"))
     datas = [key.data for key in keys]
     for attr in ("connid", "msg_total", "recv_total", "messages", "outb"):
         if any(not hasattr(d, attr) for d in datas):
-            raise _Wrong(_("key.data has no `{attr}`: service_connection needs connid, msg_total, "
+            raise Wrong(_("key.data has no `{attr}`: service_connection needs connid, msg_total, "
                            "recv_total, messages and outb.").format(attr=attr),
                          hint=_(EXERCISES["start_connections"].hints[2]))
     ids = sorted(d.connid for d in datas)
     if ids != [1, 2, 3]:
-        raise _Wrong(_("The connids are {ids}; number the connections 1, 2, 3.").format(ids=ids),
+        raise Wrong(_("The connids are {ids}; number the connections 1, 2, 3.").format(ids=ids),
                      hint="`connid = i + 1`")
     for d in datas:
         if not isinstance(d.messages, list) or not d.messages or not all(isinstance(m, bytes) for m in d.messages):
-            raise _Wrong(_("data.messages is {messages!r}; expected a list of the messages to send "
+            raise Wrong(_("data.messages is {messages!r}; expected a list of the messages to send "
                            "(bytes).").format(messages=d.messages),
                          hint="`messages=list(messages)`")
         total = sum(len(m) for m in d.messages)
         if d.msg_total != total:
-            raise _Wrong(_("msg_total is {msg_total!r}; the messages have {total} bytes in all.").format(
+            raise Wrong(_("msg_total is {msg_total!r}; the messages have {total} bytes in all.").format(
                              msg_total=d.msg_total, total=total),
                          hint="`msg_total=sum(len(m) for m in messages)`")
         if d.recv_total != 0 or d.outb != b"":
-            raise _Wrong(_("A new connection starts with recv_total={recv_total!r}, outb={outb!r}; "
+            raise Wrong(_("A new connection starts with recv_total={recv_total!r}, outb={outb!r}; "
                            "expected 0 and b''.").format(recv_total=d.recv_total, outb=d.outb),
                          hint="`recv_total=0, outb=b''`")
     if len({id(d.messages) for d in datas}) < len(datas):
-        raise _Wrong(_("The connections share one messages list: `pop(0)` on one connection would take "
+        raise Wrong(_("The connections share one messages list: `pop(0)` on one connection would take "
                        "the messages away from the others."),
                      hint=_("Give each connection its own copy: `messages=list(messages)`."))
     if not trial.printed_line("starting connection 1 to"):
-        raise _Wrong(_("It works, but did not print the tutorial's line `starting connection 1 to ...`."),
+        raise Wrong(_("It works, but did not print the tutorial's line `starting connection 1 to ...`."),
                      hint="`print('starting connection', connid, 'to', server_addr)`")
     with BackgroundServer("fixed") as server:
         sel2 = Recorder(selectors.DefaultSelector())
         result = _run_own_client(trial, server.address, sel2, trial.rebind(fn, sel2),
-                                 _reference_client(trial, sel2)[1])
+                                 reference_client(trial, sel2)[1])
     if not result.finished:
-        raise _Wrong(_("With the tutorial's service_connection, 2 connections it started were not echoed "
+        raise Wrong(_("With the tutorial's service_connection, 2 connections it started were not echoed "
                        "within {timeout:g} s by a background server.").format(timeout=NET_TIMEOUT))
     return _("It starts num_conns non-blocking connections with connect_ex and registers each for "
              "EVENT_READ | EVENT_WRITE with its own messages. With the tutorial's service_connection, "
@@ -122,7 +121,7 @@ def _run_own_client(trial, address, sel, start_connections, service_connection):
 
 def check_client_service_connection(service_connection, sel):
     """Check the client's ``service_connection(key, mask)``: send messages in order, count, close."""
-    return _run("client_service_connection", _client_service_connection,
+    return run_check("client_service_connection", _client_service_connection,
                 [("service_connection", service_connection)], sel)
 
 
@@ -140,71 +139,71 @@ def _client_service_connection(trial, fn):
     copy = trial.rebind(fn, fresh)
     call = lambda key, mask, what: trial.call(  # noqa: E731
         copy, key, mask, name=f"service_connection(key, {what})",
-        on_error={BlockingIOError: _blocking_hint})
+        on_error={BlockingIOError: blocking_hint})
     peer, sock, data = _client_side(trial, fresh)
     fd = sock.fileno()
 
     # WRITE: the first message, then the second, then nothing
-    call(_wait_key(fresh, sock, WRITE), WRITE, "EVENT_WRITE")
-    got = _recv_upto(peer, len(MSG1), timeout=0.5)
+    call(wait_key(fresh, sock, WRITE), WRITE, "EVENT_WRITE")
+    got = recv_upto(peer, len(MSG1), timeout=0.5)
     if not got:
-        raise _Wrong(_("Called with mask EVENT_WRITE, with two messages to send, it sent nothing."),
+        raise Wrong(_("Called with mask EVENT_WRITE, with two messages to send, it sent nothing."),
                      hint=_("`if not data.outb and data.messages: data.outb = data.messages.pop(0)`, "
                             "then send data.outb."))
     if got[:9] == MSG2[:9]:
-        raise _Wrong(_("It sent {message!r} first: the messages go in order.").format(message=MSG2),
+        raise Wrong(_("It sent {message!r} first: the messages go in order.").format(message=MSG2),
                      hint=_("`data.messages.pop(0)` takes the first one; `pop()` takes the last."))
     if data.outb == MSG1:
-        raise _Wrong(_("Bytes that were sent are still in outb: the server got {message!r}, and data.outb "
+        raise Wrong(_("Bytes that were sent are still in outb: the server got {message!r}, and data.outb "
                        "still holds it, so the next EVENT_WRITE sends it again.").format(message=MSG1),
                      hint="`data.outb = data.outb[sent:]`")
-    call(_wait_key(fresh, sock, WRITE), WRITE, "EVENT_WRITE")
-    got += _recv_upto(peer, len(MSG1) + len(MSG2) - len(got), timeout=0.5)
+    call(wait_key(fresh, sock, WRITE), WRITE, "EVENT_WRITE")
+    got += recv_upto(peer, len(MSG1) + len(MSG2) - len(got), timeout=0.5)
     if got != MSG1 + MSG2 or data.messages:
-        raise _Wrong(_("After two calls with mask EVENT_WRITE the server got {got!r}; expected both "
+        raise Wrong(_("After two calls with mask EVENT_WRITE the server got {got!r}; expected both "
                        "messages, in order, one per call.").format(got=got),
                      hint=_("Take the next message when outb is empty: "
                             "`if not data.outb and data.messages: data.outb = data.messages.pop(0)`."))
-    call(_wait_key(fresh, sock, WRITE), WRITE, "EVENT_WRITE")
-    if _recv_upto(peer, 1, timeout=0.05):
-        raise _Wrong(_("With every message sent, a call with mask EVENT_WRITE sent more bytes."),
+    call(wait_key(fresh, sock, WRITE), WRITE, "EVENT_WRITE")
+    if recv_upto(peer, 1, timeout=0.05):
+        raise Wrong(_("With every message sent, a call with mask EVENT_WRITE sent more bytes."),
                      hint=_("Send only `if data.outb:`."))
     # READ: count the echo; close when all of it came
     peer.sendall(MSG1)
-    call(_wait_key(fresh, sock, READ), READ, "EVENT_READ")
-    if sock.fileno() == -1 or not _registered(fresh, sock):
-        raise _Wrong(_("It closed the connection after receiving {received} of {total} bytes.").format(
+    call(wait_key(fresh, sock, READ), READ, "EVENT_READ")
+    if sock.fileno() == -1 or not is_registered(fresh, sock):
+        raise Wrong(_("It closed the connection after receiving {received} of {total} bytes.").format(
                          received=len(MSG1), total=data.msg_total),
                      hint=_("Close when `data.recv_total == data.msg_total` (or recv returned b'')."))
     if data.recv_total != len(MSG1):
-        raise _Wrong(_("After receiving {received} bytes, data.recv_total is {recv_total!r}.").format(
+        raise Wrong(_("After receiving {received} bytes, data.recv_total is {recv_total!r}.").format(
                          received=len(MSG1), recv_total=data.recv_total),
                      hint="`data.recv_total += len(recv_data)`")
     since = len(fresh.events())
     peer.sendall(MSG2)
-    call(_wait_key(fresh, sock, READ), READ, "EVENT_READ")
+    call(wait_key(fresh, sock, READ), READ, "EVENT_READ")
     if data.recv_total != data.msg_total:
-        raise _Wrong(_("It received all {total} bytes, but data.recv_total is {recv_total!r}.").format(
+        raise Wrong(_("It received all {total} bytes, but data.recv_total is {recv_total!r}.").format(
                          total=data.msg_total, recv_total=data.recv_total),
                      hint=_("Add up, don't assign: `data.recv_total += len(recv_data)`."))
-    _check_closed(fresh, sock, fd, since, _("When all {total} bytes had come back").format(total=data.msg_total))
+    check_closed(fresh, sock, fd, since, _("When all {total} bytes had come back").format(total=data.msg_total))
     # READ: the server closes early
     peer2, sock2, data2 = _client_side(trial, fresh)
     since = len(fresh.events())
     fd2 = sock2.fileno()
     peer2.close()
-    call(_wait_key(fresh, sock2, READ), READ, "EVENT_READ")
-    _check_closed(fresh, sock2, fd2, since, _("When the server closed first (recv returned b'')"))
+    call(wait_key(fresh, sock2, READ), READ, "EVENT_READ")
+    check_closed(fresh, sock2, fd2, since, _("When the server closed first (recv returned b'')"))
     for start in ("sending", "received", "closing connection"):
         if not trial.printed_line(start):
-            raise _Wrong(_("It works, but did not print the tutorial's line `{start} ...`.").format(start=start),
+            raise Wrong(_("It works, but did not print the tutorial's line `{start} ...`.").format(start=start),
                          hint=_(EXERCISES["client_service_connection"].hints[2]))
     with BackgroundServer("fixed") as server:
         sel2 = Recorder(selectors.DefaultSelector())
-        result = _run_own_client(trial, server.address, sel2, _reference_client(trial, sel2)[0],
+        result = _run_own_client(trial, server.address, sel2, reference_client(trial, sel2)[0],
                                  trial.rebind(fn, sel2))
     if not result.finished:
-        raise _Wrong(_("2 connections of the tutorial's start_connections, served by your "
+        raise Wrong(_("2 connections of the tutorial's start_connections, served by your "
                        "service_connection, were not echoed and closed within {timeout:g} s.").format(
                            timeout=NET_TIMEOUT))
     return _("It sends the messages in order and keeps what was not sent, counts the bytes received, and "

@@ -5,7 +5,7 @@ runs on a thread of its own, with the check's own ``accept_wrapper`` and
 ``service_connection`` put in its copy (yours are not used), so a mistake in
 a handler cannot hide one in the loop.  The check stops it by making a
 socket of its own readable: the check's ``service_connection`` then raises
-``_StopLoop``.
+``StopLoop``.
 
 After the clients, the check registers a socket of its own for READ | WRITE
 that is only ever writable: the loop must pass on the ``mask`` that
@@ -27,8 +27,8 @@ import types
 
 from ..i18n import _
 from .exercises import EXERCISES
-from .observe import _recv_upto, mask_words
-from .trial import CALL_TIMEOUT, NET_TIMEOUT, READ, WRITE, _run, _StopLoop, _Wrong
+from .observe import mask_words, recv_upto
+from .trial import CALL_TIMEOUT, NET_TIMEOUT, READ, WRITE, StopLoop, Wrong, run_check
 
 __all__ = ["SPINS", "SPIN_WINDOW", "check_event_loop"]
 
@@ -46,7 +46,7 @@ def check_event_loop(event_loop, sel):
     stops the loop by raising an exception from ``service_connection`` when a
     socket of its own becomes readable.
     """
-    return _run("event_loop", _event_loop, [("event_loop", event_loop)], sel)
+    return run_check("event_loop", _event_loop, [("event_loop", event_loop)], sel)
 
 
 def _event_loop(trial, fn):
@@ -61,10 +61,10 @@ def _event_loop(trial, fn):
         if not hasattr(sock, "accept"):
             problems.append(_("accept_wrapper was called with a {kind}, not with the "
                               "listening socket: pass `key.fileobj`.").format(kind=type(sock).__name__))
-            raise _StopLoop
+            raise StopLoop
         if sock.fileno() != lsock.fileno():
             problems.append(_("accept_wrapper was called with a socket that is not the listening one."))
-            raise _StopLoop
+            raise StopLoop
         try:
             conn, addr = sock.accept()
         except BlockingIOError:
@@ -72,7 +72,7 @@ def _event_loop(trial, fn):
                               "waiting: the loop handled an event it had already handled. Call "
                               "`sel.select(timeout=None)` inside `while True:`, once per pass: each call "
                               "says what is ready *now*."))
-            raise _StopLoop from None
+            raise StopLoop from None
         conn.setblocking(False)
         fresh.register(conn, READ, data=types.SimpleNamespace(addr=addr))
         accepted.append(addr)
@@ -81,17 +81,17 @@ def _event_loop(trial, fn):
         if not isinstance(key, selectors.SelectorKey):
             problems.append(_("service_connection was called with a {kind} as its key: "
                               "pass the `key` that select() returned.").format(kind=type(key).__name__))
-            raise _StopLoop
+            raise StopLoop
         if key.data is _WAKE:
-            raise _StopLoop
+            raise StopLoop
         if key.data is None:
             problems.append(_("service_connection was called for the listening socket (its key.data is "
                               "None): that one goes to `accept_wrapper(key.fileobj)`."))
-            raise _StopLoop
+            raise StopLoop
         if not isinstance(mask, int) or not mask or mask & ~(READ | WRITE):
             problems.append(_("service_connection was called with mask={mask!r}: pass the `mask` that "
                               "came with the key.").format(mask=mask))
-            raise _StopLoop
+            raise StopLoop
         if key.data is _PROBE:
             if mask != WRITE:
                 problems.append(_("service_connection was called with mask={mask} ({events}) for "
@@ -99,7 +99,7 @@ def _event_loop(trial, fn):
                                   "EVENT_WRITE: pass the `mask` that select() returned with the key, not "
                                   "`key.events` (what the socket is registered for).").format(
                                       mask=mask, events=mask_words(mask)))
-                raise _StopLoop
+                raise StopLoop
             fresh.unregister(key.fileobj)  # seen once: enough
             return
         served.append(mask)
@@ -117,7 +117,7 @@ def _event_loop(trial, fn):
     def target():
         try:
             box["value"] = copy()
-        except BaseException as exc:  # the learner's error, or our _StopLoop
+        except BaseException as exc:  # the learner's error, or our StopLoop
             box["error"] = exc
 
     worker = threading.Thread(target=target, daemon=True, name="echo_lab check: event_loop")
@@ -129,10 +129,10 @@ def _event_loop(trial, fn):
             client = trial.connect(lsock.getsockname())
             message = b"ping %d" % n
             client.sendall(message)
-            echo = _recv_upto(client, len(message), until=lambda: not worker.is_alive())
+            echo = recv_upto(client, len(message), until=lambda: not worker.is_alive())
             client.close()
             if echo != message and not problems and worker.is_alive():
-                raise _Wrong(_("A client connected and sent {message!r}, but got no echo within "
+                raise Wrong(_("A client connected and sent {message!r}, but got no echo within "
                                "{timeout:g} s.").format(message=message, timeout=NET_TIMEOUT),
                              hint=_("For each `(key, mask)` that select() returns, call "
                                     "`accept_wrapper(key.fileobj)` or `service_connection(key, mask)`."))
@@ -146,31 +146,31 @@ def _event_loop(trial, fn):
             while worker.is_alive() and fresh.get_map().get(probe) and time.monotonic() < deadline:
                 time.sleep(0.005)
         idle = _idle_selects(fresh, SPIN_WINDOW) if worker.is_alive() else 0
-        wake_w.send(b"x")  # the loop calls service_connection for it: _StopLoop ends the loop
+        wake_w.send(b"x")  # the loop calls service_connection for it: StopLoop ends the loop
         worker.join(CALL_TIMEOUT)
         if worker.is_alive():
             trial.unstick(worker)
-            raise _Wrong(_("event_loop did not stop when the check's handler raised an exception."),
+            raise Wrong(_("event_loop did not stop when the check's handler raised an exception."),
                          hint=_("Let exceptions from the handlers leave the loop: no `try/except` that "
                                 "swallows everything."))
     finally:
         if worker.is_alive():
             trial.unstick(worker)
     if problems:
-        raise _Wrong(problems[0], hint=_(EXERCISES["event_loop"].hints[2]))
+        raise Wrong(problems[0], hint=_(EXERCISES["event_loop"].hints[2]))
     error = box.get("error")
-    if error is not None and not isinstance(error, _StopLoop):
+    if error is not None and not isinstance(error, StopLoop):
         trial.learner_error(error, "event_loop")
     if "error" not in box:
-        raise _Wrong(_("event_loop returned after {calls} select() call(s): it should serve "
+        raise Wrong(_("event_loop returned after {calls} select() call(s): it should serve "
                        "forever.").format(calls=fresh.calls), hint=_("Put the loop body in `while True:`."))
     if idle > SPINS:
-        raise _Wrong(_("With no client, select() came back {idle} times in {window:g} s with nothing "
+        raise Wrong(_("With no client, select() came back {idle} times in {window:g} s with nothing "
                        "ready: the loop spins, using a whole core, instead of waiting.").format(
                            idle=idle, window=SPIN_WINDOW),
                      hint=_("`sel.select(timeout=None)` waits until a socket is ready."))
     if len(accepted) < 2:
-        raise _Wrong(_("accept_wrapper was not called for each new client."),
+        raise Wrong(_("accept_wrapper was not called for each new client."),
                      hint="`if key.data is None: accept_wrapper(key.fileobj)`")
     return _("Your loop called accept_wrapper(key.fileobj) for the listening socket and "
              "service_connection(key, mask) for each connection: 2 clients were served until they "

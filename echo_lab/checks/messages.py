@@ -26,7 +26,7 @@ in two ways:
   replies with its own reader, so a wrong answer is the learner's function.
 
 Every wait is bounded.  Each direct call runs on a worker thread for at most
-:data:`CALL_TIMEOUT` seconds (:meth:`_Trial.call`); a loop that never ends
+:data:`CALL_TIMEOUT` seconds (:meth:`Trial.call`); a loop that never ends
 (the usual cause: the message is never taken out of ``data.inb``) gets an
 exception raised inside it and is reported.  Every socket wait has a timeout,
 and the server runs only after the direct calls have passed.
@@ -41,7 +41,7 @@ import types
 from ..background import BackgroundServer
 from ..i18n import _
 from ..recorder import Recorder
-from .trial import CALL_TIMEOUT, NET_TIMEOUT, READ, WRITE, _learner_traceback, _NotAttempted, _run, _Wrong
+from .trial import CALL_TIMEOUT, NET_TIMEOUT, READ, WRITE, NotAttempted, Wrong, learner_traceback, run_check
 
 __all__ = ["check_take_messages", "frame", "reference_take_messages"]
 
@@ -75,9 +75,9 @@ def reference_take_messages(data, max_message=1024 * 1024):
 # calling the learner's function: what it returned, or what it raised
 
 def _call(trial, function, data, what):
-    """``function(data)``, bounded by :meth:`_Trial.call`. Returns (result, error).
+    """``function(data)``, bounded by :meth:`Trial.call`. Returns (result, error).
 
-    Raises _NotAttempted for NotImplementedError, _Wrong if the call does not return in time.
+    Raises NotAttempted for NotImplementedError, Wrong if the call does not return in time.
     """
     def run(data):
         try:
@@ -87,13 +87,13 @@ def _call(trial, function, data, what):
 
     try:
         result, error = trial.call(run, data, name="take_messages")
-    except _Wrong:  # run() keeps the learner's errors: only a call that never returned gets here
-        raise _Wrong(_("Given {what}, `take_messages` did not return within {timeout:g} s: a loop "
+    except Wrong:  # run() keeps the learner's errors: only a call that never returned gets here
+        raise Wrong(_("Given {what}, `take_messages` did not return within {timeout:g} s: a loop "
                        "that never ends.").format(what=what, timeout=CALL_TIMEOUT),
                      _("Each time round the loop, take the message you found out of the buffer "
                        "(`del data.inb[:end]`), and `break` when the rest has not arrived yet.")) from None
     if isinstance(error, NotImplementedError):
-        raise _NotAttempted("take_messages")
+        raise NotAttempted("take_messages")
     return result, error
 
 
@@ -114,19 +114,19 @@ def _take(trial, function, inb, what):
     data = types.SimpleNamespace(inb=bytearray(inb), outb=bytearray())
     result, error = _call(trial, function, data, what)
     if error is not None:
-        raise _Wrong(_("Given {what}, `take_messages` raised {error_type}.").format(what=what,
+        raise Wrong(_("Given {what}, `take_messages` raised {error_type}.").format(what=what,
                                                                                     error_type=_name(error)),
-                     _error_hint(error), _learner_traceback(error))
+                     _error_hint(error), learner_traceback(error))
     if result is None:
-        raise _Wrong(_("Given {what}, `take_messages` returned None.").format(what=what),
+        raise Wrong(_("Given {what}, `take_messages` returned None.").format(what=what),
                      _("Did you forget a `return`? Return the list of messages, `[]` when there is none."))
     if not isinstance(result, list):
-        raise _Wrong(_("Given {what}, `take_messages` returned a {kind}, not a list.").format(
+        raise Wrong(_("Given {what}, `take_messages` returned a {kind}, not a list.").format(
                          what=what, kind=type(result).__name__),
                      _("Collect the messages in a list (`messages.append(...)`) and return it."))
     if not all(isinstance(m, (bytes, bytearray)) for m in result):
         kinds = sorted({type(m).__name__ for m in result})
-        raise _Wrong(_("Given {what}, `take_messages` returned a list of {kinds}: "
+        raise Wrong(_("Given {what}, `take_messages` returned a list of {kinds}: "
                        "each message should be bytes.").format(what=what, kinds=", ".join(kinds)),
                      _("Copy each message out: `bytes(data.inb[HEADER.size:end])`."))
     return [bytes(m) for m in result], bytes(data.inb)
@@ -137,11 +137,11 @@ def _expect(trial, function, inb, what, messages, left):
     if got != messages:
         shown = "[" + ", ".join(_show(m) for m in got) + "]"
         wanted = "[" + ", ".join(_show(m) for m in messages) + "]"
-        raise _Wrong(_("Given {what}, `take_messages` returned {shown}; expected {wanted}.").format(
+        raise Wrong(_("Given {what}, `take_messages` returned {shown}; expected {wanted}.").format(
                          what=what, shown=shown, wanted=wanted),
                      _hint_for(got, messages))
     if rest != left:
-        raise _Wrong(_("Given {what}, `take_messages` returned the right messages but left "
+        raise Wrong(_("Given {what}, `take_messages` returned the right messages but left "
                        "{rest} in `data.inb`; expected {left}.").format(what=what, rest=_show(rest),
                                                                          left=_show(left)),
                      _("Take each message, header included, off the front of the buffer "
@@ -171,7 +171,7 @@ def _hint_for(got, expected):
 # the check
 
 def _direct(trial, function):
-    """The learner's function on buffers the check builds. Raises _Wrong or _NotAttempted."""
+    """The learner's function on buffers the check builds. Raises Wrong or NotAttempted."""
     one, empty = frame(MESSAGES[0]), frame(b"")
     _expect(trial, function, b"", _("an empty `data.inb`"), [], b"")
     _expect(trial, function, one[:3], _("3 bytes of a header"), [], one[:3])
@@ -193,11 +193,11 @@ def _direct(trial, function):
 
     taken, error = _call(trial, feed, fed, _("five messages one byte at a time"))
     if error is not None:
-        raise _Wrong(_("Fed five messages one byte at a time, `take_messages` raised "
+        raise Wrong(_("Fed five messages one byte at a time, `take_messages` raised "
                        "{error_type} after byte {byte}.").format(error_type=_name(error), byte=fed.bytes),
-                     _error_hint(error), _learner_traceback(error))
+                     _error_hint(error), learner_traceback(error))
     if taken != MESSAGES:
-        raise _Wrong(_("Fed five messages one byte at a time, `take_messages` returned "
+        raise Wrong(_("Fed five messages one byte at a time, `take_messages` returned "
                        "{count} message(s), not the 5 sent, whole and in order.").format(count=len(taken)),
                      _hint_for(taken, MESSAGES))
     # A header announcing 4 GiB must be refused, not waited for.
@@ -210,7 +210,7 @@ def _direct(trial, function):
         else:
             message = _("Given a header announcing {length:,} bytes, `take_messages` returned {result!r}: it "
                         "should raise ValueError, so that the server closes that connection.")
-        raise _Wrong(message.format(length=TOO_LONG, error_type=_name(error), result=result),
+        raise Wrong(message.format(length=TOO_LONG, error_type=_name(error), result=result),
                      _("Before waiting for the rest, `if length > MAX_MESSAGE: raise ValueError(...)`."))
 
 
@@ -283,7 +283,7 @@ def _talk(trial, address, pieces):
 
 
 def _over_sockets(trial, function):
-    """A message server using the learner's function, fed three ways. Raises _Wrong."""
+    """A message server using the learner's function, fed three ways. Raises Wrong."""
     wire = b"".join(frame(m) for m in MESSAGES)
     server = _message_server(trial, function)
     try:
@@ -293,24 +293,24 @@ def _over_sockets(trial, function):
                     replies = _talk(trial, server.address, cut(wire))
                 except OSError as exc:
                     server.check()  # if the learner's function failed on the server's thread: that
-                    raise _Wrong(_("A server using your `take_messages`, sent five messages ({way}), "
+                    raise Wrong(_("A server using your `take_messages`, sent five messages ({way}), "
                                    "did not answer them all within {timeout:g} s ({error_type}).").format(
                                        way=_way_words(way), timeout=NET_TIMEOUT, error_type=_name(exc))) from None
                 expected = [m[::-1] for m in MESSAGES]
                 if replies != expected:
-                    right = sum(reply == want for reply, want in zip(replies, expected))
-                    raise _Wrong(_("A server using your `take_messages`, sent five messages ({way}), "
+                    right = sum(reply == want for reply, want in zip(replies, expected, strict=False))
+                    raise Wrong(_("A server using your `take_messages`, sent five messages ({way}), "
                                    "answered {count}, {right} of them right (the message "
                                    "reversed); expected five right answers.").format(
                                        way=_way_words(way), count=len(replies), right=right),
                                  _hint_for(replies, expected))
-    except _Wrong:
+    except Wrong:
         raise
     except Exception as exc:  # the learner's function raised on the server's thread
-        raise _Wrong(_("A server using your `take_messages` stopped with {error_type}.").format(
+        raise Wrong(_("A server using your `take_messages` stopped with {error_type}.").format(
                          error_type=_name(exc)),
                      _("Given bytes that hold no complete message yet, return `[]`."),
-                     _learner_traceback(exc)) from None
+                     learner_traceback(exc)) from None
 
 
 def _body(trial, take_messages):
@@ -323,4 +323,4 @@ def _body(trial, take_messages):
 
 def check_take_messages(take_messages):
     """Check a learner's ``take_messages(data)``; returns a :class:`Result`."""
-    return _run("take_messages", _body, [("take_messages", take_messages)], None, needs_sel=False)
+    return run_check("take_messages", _body, [("take_messages", take_messages)], None, needs_sel=False)

@@ -17,9 +17,10 @@ from .. import seed
 from ..background import BackgroundServer, run_client
 from ..i18n import _
 from ..recorder import Recorder
-from .trial import HOST, NET_TIMEOUT, READ, WRITE, _learner_frames, _Wrong
+from .trial import HOST, NET_TIMEOUT, READ, WRITE, Wrong, learner_frames
 
-__all__ = ["mask_words"]
+__all__ = ["blocking_hint", "check_closed", "events_of", "expect_return", "is_registered", "mask_words",
+           "recv_upto", "reference_client", "reference_server", "serve_clients", "wait_key"]
 
 
 def mask_words(mask):
@@ -50,9 +51,9 @@ def _no_sendall():
              "which sends what fits, and keep the rest: `data.outb = data.outb[sent:]`.")
 
 
-def _blocking_hint(error):
+def blocking_hint(error):
     """The hint for a BlockingIOError raised by a service_connection: which call raised it?"""
-    frames = _learner_frames(error)
+    frames = learner_frames(error)
     line = frames[-1].line if frames else ""
     if "sendall" in line:
         return _no_sendall()
@@ -62,26 +63,26 @@ def _blocking_hint(error):
     return _recv_only_on_read()
 
 
-def _wait_key(sel, sock, bits, timeout=NET_TIMEOUT):
+def wait_key(sel, sock, bits, timeout=NET_TIMEOUT):
     """Select on ``sel`` until ``sock`` is ready for one of ``bits``; return its key (a recording one).
 
-    Raises _Wrong if the learner's code closed or unregistered ``sock`` (so it can never be ready),
+    Raises Wrong if the learner's code closed or unregistered ``sock`` (so it can never be ready),
     or if it was not ready within ``timeout``.
     """
     if sock.fileno() == -1:
-        raise _Wrong(_("Your code closed a connection that was still open: the client had not closed it, "
+        raise Wrong(_("Your code closed a connection that was still open: the client had not closed it, "
                        "and the check could not go on with it."),
                      hint=_("Close a connection only when `recv` returns b'' (the other side closed), or, "
                             "in the client, when every byte has come back."))
-    if not _registered(sel, sock):
-        raise _Wrong(_("Your code unregistered a connection that was still open: `sel` would never report "
+    if not is_registered(sel, sock):
+        raise Wrong(_("Your code unregistered a connection that was still open: `sel` would never report "
                        "it again."), hint=_("Unregister a connection only when you close it."))
     deadline = time.monotonic() + timeout
     fd = sock.fileno()
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise _Wrong(_("A connection registered in `sel` was not reported ready for "
+            raise Wrong(_("A connection registered in `sel` was not reported ready for "
                            "{events} within {timeout:g} s.").format(events=_mask_code(bits), timeout=timeout),
                          hint=_("Keep the connection registered for the events it waits for: "
                                 "`selectors.EVENT_READ | selectors.EVENT_WRITE`."))
@@ -90,7 +91,7 @@ def _wait_key(sel, sock, bits, timeout=NET_TIMEOUT):
                 return key
 
 
-def _recv_upto(sock, n, timeout=NET_TIMEOUT, until=None, stall=None):
+def recv_upto(sock, n, timeout=NET_TIMEOUT, until=None, stall=None):
     """Receive until ``n`` bytes, end of file, ``timeout``, ``until()``, or (if given) ``stall``
     seconds without a byte; return what came."""
     got = bytearray()
@@ -102,7 +103,7 @@ def _recv_upto(sock, n, timeout=NET_TIMEOUT, until=None, stall=None):
             break
         try:
             chunk = sock.recv(n - len(got))
-        except socket.timeout:
+        except TimeoutError:
             continue
         except OSError:
             break
@@ -114,44 +115,44 @@ def _recv_upto(sock, n, timeout=NET_TIMEOUT, until=None, stall=None):
     return bytes(got)
 
 
-def _events_of(sel, fd, since, kinds):
+def events_of(sel, fd, since, kinds):
     return [e.kind for e in sel.events()[since:] if e.fd == fd and e.kind in kinds]
 
 
-def _registered(sel, sock):
+def is_registered(sel, sock):
     """Is ``sock`` (open or closed) in ``sel``?"""
     return any(key.fileobj is sock for key in list(sel.get_map().values()))
 
 
-def _check_closed(sel, sock, fd, since, why):
+def check_closed(sel, sock, fd, since, why):
     """The socket must have been unregistered, then closed, in the events after ``since``."""
-    order = _events_of(sel, fd, since, ("unregister", "close"))
-    registered = _registered(sel, sock)
+    order = events_of(sel, fd, since, ("unregister", "close"))
+    registered = is_registered(sel, sock)
     closed = sock.fileno() == -1
     unregister_first = _("Unregister first: `sel.unregister(sock)`, then `sock.close()`.")
     if order[:2] == ["close", "unregister"]:
-        raise _Wrong(_("{why}, it closed the socket before unregistering it.").format(why=why),
+        raise Wrong(_("{why}, it closed the socket before unregistering it.").format(why=why),
                      hint=_("A closed socket has no file descriptor left for the selector to look up; "
                             "on some systems `sel.unregister` then fails. {unregister_first}").format(
                                 unregister_first=unregister_first))
     if closed and registered:
-        raise _Wrong(_("{why}, it closed the socket but did not unregister it: `sel` still holds it.").format(
+        raise Wrong(_("{why}, it closed the socket but did not unregister it: `sel` still holds it.").format(
                          why=why),
                      hint=_("The selector would keep a dead socket. {unregister_first}").format(
                          unregister_first=unregister_first))
     if not closed and not registered:
-        raise _Wrong(_("{why}, it unregistered the socket but did not close it: the connection stays "
+        raise Wrong(_("{why}, it unregistered the socket but did not close it: the connection stays "
                        "open.").format(why=why), hint=_("After `sel.unregister(sock)`, call `sock.close()`."))
     if not closed:
-        raise _Wrong(_("{why}, it neither unregistered nor closed the socket: it stays registered and "
+        raise Wrong(_("{why}, it neither unregistered nor closed the socket: it stays registered and "
                        "open.").format(why=why),
                      hint=unregister_first)
 
 
-def _serve(trial, make_handlers, clients=2):
+def serve_clients(trial, make_handlers, clients=2):
     """Run a BackgroundServer with ``make_handlers(sel)`` and ``clients`` of the tutorial's clients.
 
-    Raises _Wrong if the clients are not all echoed and closed within the timeouts.
+    Raises Wrong if the clients are not all echoed and closed within the timeouts.
     """
     sel = Recorder(selectors.DefaultSelector())  # the server closes it, and its sockets, at stop()
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -183,20 +184,20 @@ def _serve(trial, make_handlers, clients=2):
             error = error or exc
     if error is not None:
         trial.learner_error(error, _("While serving clients, your code"),
-                            on_error={BlockingIOError: _blocking_hint})
+                            on_error={BlockingIOError: blocking_hint})
     if problem:
-        raise _Wrong(problem)
+        raise Wrong(problem)
 
 
-def _reference_server(trial, sel):
+def reference_server(trial, sel):
     return seed.server_functions(sel, print=trial.print)
 
 
-def _reference_client(trial, sel):
+def reference_client(trial, sel):
     return seed.client_functions(sel, print=trial.print)
 
 
-def _expect_return(value, what, name):
+def expect_return(value, what, name):
     if value is None:
-        raise _Wrong(_("{name} returned None: did you forget a `return`?").format(name=name),
+        raise Wrong(_("{name} returned None: did you forget a `return`?").format(name=name),
                      hint=_("Return {what}.").format(what=what))

@@ -31,6 +31,7 @@ and the loop's thread is stopped (or interrupted) at the end.
 
 import asyncio
 import concurrent.futures
+import contextlib
 import selectors
 import socket
 import struct
@@ -38,10 +39,11 @@ import threading
 import time
 
 from ..i18n import _
-from .trial import HOST, NET_TIMEOUT, _async_raise, _learner_traceback, _NotAttempted, _Timeout, _Trial, _Wrong
+from ..unstick import raise_in_thread
 from .results import Result
+from .trial import HOST, NET_TIMEOUT, CallTimeout, NotAttempted, Trial, Wrong, learner_traceback
 
-__all__ = ["BOUND", "FLOOD", "ProtocolServer", "check_echo_protocol", "flood"]
+__all__ = ["BOUND", "FLOOD", "ProtocolServer", "check_echo_protocol", "exchange", "flood"]
 
 KiB, MiB = 1024, 1024 * 1024
 SMALL_BUFFER = 64 * KiB  # kernel buffers on both ends of the check's connections
@@ -136,7 +138,7 @@ class ProtocolServer:
             for _attempt in range(3):  # stuck in a method that blocks or loops: interrupt it
                 if not self.thread.is_alive():
                     break
-                _async_raise(self.thread, _Timeout)
+                raise_in_thread(self.thread, CallTimeout)
                 self.thread.join(0.5)
         if not self.thread.is_alive():
             self.loop.close()
@@ -157,7 +159,7 @@ def _expected(offset, size):
     return (PATTERN * (2 + size // len(PATTERN)))[start:start + size]
 
 
-def _exchange(sock, payload, deadline, half_close=False):
+def exchange(sock, payload, deadline, half_close=False):
     """Send ``payload`` while reading what comes back, until all is back (or the end of the stream,
     or ``deadline``). Returns ``(bytes received, whether the stream ended)``."""
     sock.setblocking(False)
@@ -178,10 +180,8 @@ def _exchange(sock, payload, deadline, half_close=False):
                         break
                     received += chunk
                 if mask & selectors.EVENT_WRITE and not done_sending:
-                    try:
+                    with contextlib.suppress(BlockingIOError):
                         sent += sock.send(payload[sent:sent + 64 * KiB])
-                    except BlockingIOError:
-                        pass
                     if sent == len(payload):
                         if half_close:
                             sock.shutdown(socket.SHUT_WR)
@@ -243,7 +243,7 @@ def _drain(sock, sent, seconds=FLOOD_SECONDS):
                 break
             expected = _expected(got, len(chunk))
             if wrong is None and chunk != expected:
-                wrong = got + next(i for i, (a, b) in enumerate(zip(chunk, expected)) if a != b)
+                wrong = got + next(i for i, (a, b) in enumerate(zip(chunk, expected, strict=False)) if a != b)
             got += len(chunk)
     return got, wrong, ended
 
@@ -264,7 +264,7 @@ def _look_for_errors(server, when):
         return
     error = errors[0]
     if isinstance(error, NotImplementedError):
-        raise _NotAttempted("EchoProtocol")
+        raise NotAttempted("EchoProtocol")
     where = next((c.get("message", "") for c in server.errors if c.get("exception") is error), "")
     if where:
         message = _("{when}, your protocol raised {error_type}: {error} (asyncio: {where}).").format(
@@ -272,13 +272,13 @@ def _look_for_errors(server, when):
     else:
         message = _("{when}, your protocol raised {error_type}: {error}.").format(
             when=when, error_type=type(error).__name__, error=error)
-    raise _Wrong(message, _("The last lines of the traceback show where in your code it failed."),
-                 _learner_traceback(error))
+    raise Wrong(message, _("The last lines of the traceback show where in your code it failed."),
+                 learner_traceback(error))
 
 
 def _echo(trial, server, payload, what):
     client = trial.connect(server.address)
-    back, eof = _exchange(client, payload, time.monotonic() + NET_TIMEOUT)
+    back, eof = exchange(client, payload, time.monotonic() + NET_TIMEOUT)
     _look_for_errors(server, _("Sent {what}").format(what=what))
     if back != payload:
         server.on_loop(lambda: None)  # a loop stuck in a method: TimeoutError, reported as such
@@ -288,7 +288,7 @@ def _echo(trial, server, payload, what):
             got = _("{count:,} bytes (the stream ended)").format(count=len(back))
         else:
             got = _("{count:,} bytes").format(count=len(back))
-        raise _Wrong(_("Sent {what} ({size:,} bytes), a client got {got} back within "
+        raise Wrong(_("Sent {what} ({size:,} bytes), a client got {got} back within "
                        "{timeout:g} s; expected every byte, in order.").format(
                            what=what, size=len(payload), got=got, timeout=NET_TIMEOUT),
                      _("`data_received(data)` is called with each piece that arrives: write it back "
@@ -307,7 +307,7 @@ def _body(trial, server):
     trial.own(hog)
     _look_for_errors(server, _("While a client sent and did not read"))
     if held > BOUND:
-        raise _Wrong(_("A client sent {sent:.1f} MiB and read nothing; your server kept reading "
+        raise Wrong(_("A client sent {sent:.1f} MiB and read nothing; your server kept reading "
                        "and held up to {held:.1f} MiB for it in its transport's write buffer "
                        "(more than {bound} MiB). A client that never reads would fill its memory.").format(
                            sent=sent / MiB, held=held / MiB, bound=BOUND // MiB),
@@ -315,23 +315,23 @@ def _body(trial, server):
                        "mark (64 KiB): stop reading there, with `self.transport.pause_reading()`, so that "
                        "TCP pushes back on the client."))
     if sent >= FLOOD:
-        raise _Wrong(_("A client sent all of {flood} MiB without reading a byte, and nothing pushed "
+        raise Wrong(_("A client sent all of {flood} MiB without reading a byte, and nothing pushed "
                        "back: your server kept reading.").format(flood=FLOOD // MiB),
                      _("In `pause_writing()`, call `self.transport.pause_reading()`."))
     _echo(trial, server, b"ping", _("`ping` while another client was pushed back"))
     got, wrong, ended = _drain(hog, sent)
     _look_for_errors(server, _("While the pushed-back client read its echo"))
     if wrong is not None:
-        raise _Wrong(_("The client that had sent {sent:,} bytes without reading got them back wrong "
+        raise Wrong(_("The client that had sent {sent:,} bytes without reading got them back wrong "
                        "from byte {wrong:,} on: lost, doubled or swapped bytes.").format(sent=sent, wrong=wrong),
                      _("Write each piece once, as it arrives: `self.transport.write(data)`."))
     if got < sent and ended:
-        raise _Wrong(_("A client sent {sent:,} bytes without reading, then read: your server closed the "
+        raise Wrong(_("A client sent {sent:,} bytes without reading, then read: your server closed the "
                        "connection after echoing {got:,} of them.").format(sent=sent, got=got),
                      _("Close only when the client is done: leave `eof_received` out, and the transport "
                        "closes after the client's end of the stream."))
     if got < sent:
-        raise _Wrong(_("A client sent {sent:,} bytes without reading, then read: only {got:,} came back "
+        raise Wrong(_("A client sent {sent:,} bytes without reading, then read: only {got:,} came back "
                        "within {seconds:g} s. Once paused, your server never read again.").format(
                            sent=sent, got=got, seconds=FLOOD_SECONDS),
                      _("asyncio calls `resume_writing()` when the buffer has drained below its low-water "
@@ -339,7 +339,7 @@ def _body(trial, server):
     # 3. Half-close: the rest, then the end of the stream.
     half = trial.connect(server.address)
     payload = _expected(0, 200 * KiB)
-    back, eof = _exchange(half, payload, time.monotonic() + NET_TIMEOUT, half_close=True)
+    back, eof = exchange(half, payload, time.monotonic() + NET_TIMEOUT, half_close=True)
     _look_for_errors(server, _("After a client's half-close"))
     if back != payload or not eof:
         if eof:
@@ -349,7 +349,7 @@ def _body(trial, server):
             message = _("A client sent {size} KiB and then shut down its sending side; it got "
                         "{got:,} bytes back and the connection stayed open: expected all of them, then "
                         "the end of the stream.")
-        raise _Wrong(message.format(size=len(payload) // KiB, got=len(back)),
+        raise Wrong(message.format(size=len(payload) // KiB, got=len(back)),
                      _("Leave `eof_received` out (or return None from it): the transport then sends what "
                        "is left in its buffer and closes."))
     # 4. A reset is one connection's business.
@@ -373,28 +373,28 @@ def check_echo_protocol(protocol_class):
     if not issubclass(protocol_class, asyncio.Protocol):
         return Result(name, "wrong", _("`EchoProtocol` should be a subclass of `asyncio.Protocol`: "
                                        "`class EchoProtocol(asyncio.Protocol):`."))
-    trial = _Trial(None)
+    trial = Trial(None)
     try:
         with ProtocolServer(protocol_class) as server:
             try:
                 message = _body(trial, server)
             except concurrent.futures.TimeoutError:
-                raise _Wrong(_("The server's loop did not answer within {timeout:g} s: one of your "
+                raise Wrong(_("The server's loop did not answer within {timeout:g} s: one of your "
                                "methods blocks or loops forever.").format(timeout=NET_TIMEOUT),
                              _("Each method should do its bit and return: asyncio calls it again when "
                                "there is more to do.")) from None
             except OSError as exc:
                 _look_for_errors(server, _("Talking to your server"))
-                raise _Wrong(_("Talking to your server failed: {error_type}: {error}.").format(
+                raise Wrong(_("Talking to your server failed: {error_type}: {error}.").format(
                                  error_type=type(exc).__name__, error=exc),
                              _("Keep the connection open: close the transport only in `eof_received` "
                                "or not at all.")) from None
-    except _NotAttempted:
+    except NotAttempted:
         return Result(name, "not attempted",
                       _("EchoProtocol still raises NotImplementedError. Write its methods in the cell "
                         "marked `# YOUR CODE HERE` (delete the `raise NotImplementedError()` lines), run "
                         "that cell, then run this one again."))
-    except _Wrong as wrong:
+    except Wrong as wrong:
         return Result(name, "wrong", wrong.message, wrong.hint, wrong.traceback)
     finally:
         trial.close()

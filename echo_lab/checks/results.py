@@ -11,7 +11,7 @@ import re
 
 from ..i18n import _
 
-__all__ = ["Hint", "Result", "Solution"]
+__all__ = ["Hint", "Result", "Solution", "join_text"]
 
 
 _STYLE = {  # outcome: (icon, headline, border colour, background)
@@ -34,7 +34,7 @@ def _gap(first):
     return "" if first.endswith(_FULL_WIDTH) else " "
 
 
-def _join(first, second):
+def join_text(first, second):
     """``first second``, or ``first`` and ``second`` run together after Chinese punctuation."""
     return first + _gap(first) + second
 
@@ -74,11 +74,11 @@ class Result:
 
     def __repr__(self):
         icon = _STYLE[self.outcome][0]
-        lines = [_join(f"{icon} {self._title(self.exercise)}", self.message)]
+        lines = [join_text(f"{icon} {self._title(self.exercise)}", self.message)]
         if self.traceback:
             lines.append(self.traceback.rstrip())
         if self.hint:
-            lines.append(_join(_("Hint:"), self.hint))
+            lines.append(join_text(_("Hint:"), self.hint))
         if self.outcome == "wrong":
             lines.append(self._more())
         return "\n".join(lines)
@@ -114,12 +114,12 @@ class Hint:
     def __repr__(self):
         heading = _("Hint {level} of {total} for {exercise}:").format(
             level=self.level, total=self.total, exercise=self.exercise)
-        return f"{_join(heading, self.text)}\n{self._next()}"
+        return f"{join_text(heading, self.text)}\n{self._next()}"
 
     def _repr_html_(self):
         heading = _("<b>Hint {level} of {total}</b> for <code>{exercise}</code>:").format(
             level=self.level, total=self.total, exercise=html.escape(self.exercise))
-        inner = (f"{_join(heading, _html_text(self.text))}"
+        inner = (f"{join_text(heading, _html_text(self.text))}"
                  f"<div style='color: #555'>{_html_text(self._next())}</div>")
         return _box("#1565c0", "#e8f0fe", inner)
 

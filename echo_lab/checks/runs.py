@@ -36,14 +36,14 @@ from .. import seed
 from ..background import BackgroundServer, run_client
 from ..i18n import _
 from ..recorder import Recorder
-from .trial import _format_frames, _learner_frames
+from .trial import format_frames, learner_frames
 
-__all__ = ["LOG_LINES", "run_tutorial_client", "serve_tutorial_clients", "show_error"]
+__all__ = ["LOG_LINES", "error_meaning", "run_tutorial_client", "serve_tutorial_clients", "show_error"]
 
 LOG_LINES = 20  # lines of a transcript a run cell prints
 
 
-def _meaning(error, gave_up=False):
+def error_meaning(error, gave_up=False):
     """One line on what ``error`` means, for a learner."""
     text = str(error)
     if isinstance(error, ConnectionResetError):
@@ -82,13 +82,13 @@ def _meaning(error, gave_up=False):
         return _("something was None where a value was expected: did a function forget to `return`?")
     if isinstance(error, RuntimeError) and "did not stop" in text:
         return _("a handler blocked, or looped, and held up the whole server.")
-    if _learner_frames(error):
+    if learner_frames(error):
         return _("the last line of yours above is where it failed; the check cell below says more.")
     return _("the check cell below says what in your code led to it.")
 
 
 def _last_line(error):
-    frames = _learner_frames(error)
+    frames = learner_frames(error)
     return (frames[-1].line or "") if frames else ""
 
 
@@ -105,15 +105,15 @@ def show_error(error, gave_up=False):
     ``NotImplementedError`` (the exercise as handed out) prints which function is
     not written yet.  ``gave_up``: the clients had given up waiting (a reset follows).
     """
-    frames = _learner_frames(error)
+    frames = learner_frames(error)
     if isinstance(error, NotImplementedError):
         name = frames[-1].name if frames else _("your function")
         print(_("{name} is not written yet: write it above, run that cell, then this one again.").format(name=name))
         return
     lines = [_("Your code raised an error:") if frames else _("An error stopped the run:")]
-    lines += [line.rstrip("\n") for line in _format_frames(frames)]
+    lines += [line.rstrip("\n") for line in format_frames(frames)]
     lines.append(_error_line(error))
-    lines.append(_("What it means: {meaning}").format(meaning=_meaning(error, gave_up)))
+    lines.append(_("What it means: {meaning}").format(meaning=error_meaning(error, gave_up)))
     print("\n".join(lines))
 
 
@@ -194,7 +194,7 @@ def serve_tutorial_clients(sel, accept_wrapper, service_connection, clients=2, t
         show_error(server_error, gave_up=gave_up)
     if client_error is not None:
         print(_("The tutorial's client stopped: {error}").format(error=_error_line(client_error)) + "\n"
-              + _("What it means: {meaning}").format(meaning=_meaning(client_error)))
+              + _("What it means: {meaning}").format(meaning=error_meaning(client_error)))
 
 
 class _Lines(io.TextIOBase):
@@ -293,6 +293,6 @@ def run_tutorial_client(sel, start_connections, service_connection, connections=
     if client_error is not None:
         show_error(client_error)
     if server_error is not None:
-        meaning = _meaning(server_error, gave_up=result is not None and result.timed_out)
+        meaning = error_meaning(server_error, gave_up=result is not None and result.timed_out)
         print(_("The tutorial's server stopped: {error}").format(error=_error_line(server_error)) + "\n"
               + _("What it means: {meaning}").format(meaning=meaning))

@@ -12,10 +12,20 @@ import socket
 import types
 
 from ..i18n import _
-from .observe import (_blocking_hint, _check_closed, _events_of, _expect_return, _recv_upto,
-                      _reference_server, _registered, _serve, _wait_key, mask_words)
-from .results import _join
-from .trial import HOST, NET_TIMEOUT, READ, WRITE, _run, _Wrong
+from .observe import (
+    blocking_hint,
+    check_closed,
+    events_of,
+    expect_return,
+    is_registered,
+    mask_words,
+    recv_upto,
+    reference_server,
+    serve_clients,
+    wait_key,
+)
+from .results import join_text
+from .trial import HOST, NET_TIMEOUT, READ, WRITE, Wrong, run_check
 
 __all__ = ["check_accept_wrapper", "check_listening_socket", "check_mask_names",
            "check_register_listening", "check_service_connection"]
@@ -26,7 +36,7 @@ __all__ = ["check_accept_wrapper", "check_listening_socket", "check_mask_names",
 
 def check_listening_socket(listening_socket, sel):
     """Check ``listening_socket(host, port)``: a TCP socket bound, listening, non-blocking, returned."""
-    return _run("listening_socket", _listening_socket, [("listening_socket", listening_socket)], sel)
+    return run_check("listening_socket", _listening_socket, [("listening_socket", listening_socket)], sel)
 
 
 def _listening_socket(trial, fn):
@@ -34,28 +44,28 @@ def _listening_socket(trial, fn):
     lsock = trial.call(copy, HOST, 0, name="listening_socket('127.0.0.1', 0)",
                        on_error={OSError: _("Make the socket with `socket.socket(socket.AF_INET, "
                                             "socket.SOCK_STREAM)` and bind it once.")})
-    _expect_return(lsock, _("the socket: `return lsock`"), "listening_socket('127.0.0.1', 0)")
+    expect_return(lsock, _("the socket: `return lsock`"), "listening_socket('127.0.0.1', 0)")
     if not isinstance(lsock, socket.socket):
-        raise _Wrong(_("listening_socket returned a {kind}, not the socket.").format(kind=type(lsock).__name__),
+        raise Wrong(_("listening_socket returned a {kind}, not the socket.").format(kind=type(lsock).__name__),
                      hint="`return lsock`")
     trial.own(lsock)
     if lsock.family != socket.AF_INET or lsock.type != socket.SOCK_STREAM:
-        raise _Wrong(_("The socket is not a TCP socket over IPv4."),
+        raise Wrong(_("The socket is not a TCP socket over IPv4."),
                      hint="`socket.socket(socket.AF_INET, socket.SOCK_STREAM)`")
     host, port = lsock.getsockname()[:2]
     if port == 0:
-        raise _Wrong(_("The socket is not bound to an address."), hint="`lsock.bind((host, port))`")
+        raise Wrong(_("The socket is not bound to an address."), hint="`lsock.bind((host, port))`")
     if host != HOST:
-        raise _Wrong(_("Asked for host '{wanted}', the socket is bound to '{host}'.").format(wanted=HOST, host=host),
+        raise Wrong(_("Asked for host '{wanted}', the socket is bound to '{host}'.").format(wanted=HOST, host=host),
                      hint=_("Bind to the `host` argument: `lsock.bind((host, port))`."))
     if not lsock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
-        raise _Wrong(_("The socket is bound but not listening: clients would be refused."),
+        raise Wrong(_("The socket is bound but not listening: clients would be refused."),
                      hint=_("`lsock.listen()` after `bind`."))
     if lsock.getblocking():
-        raise _Wrong(_("The listening socket is still blocking: an `accept()` with no client waiting "
+        raise Wrong(_("The listening socket is still blocking: an `accept()` with no client waiting "
                        "would freeze the whole server."), hint="`lsock.setblocking(False)`")
     if not trial.printed_line("listening on"):
-        raise _Wrong(_("It works, but did not print the tutorial's line `listening on (host, port)`."),
+        raise Wrong(_("It works, but did not print the tutorial's line `listening on (host, port)`."),
                      hint="`print('listening on', (host, port))`")
     # A second call with a port of our choosing: is the port argument used?
     probe = socket.socket()
@@ -66,13 +76,13 @@ def _listening_socket(trial, fn):
     if isinstance(second, socket.socket):
         trial.own(second)
         if second.getsockname()[1] != wanted:
-            raise _Wrong(_("Asked for port {wanted}, the socket is bound to port "
+            raise Wrong(_("Asked for port {wanted}, the socket is bound to port "
                            "{port}.").format(wanted=wanted, port=second.getsockname()[1]),
                          hint=_("Bind to the `port` argument."))
     client = trial.connect((host, port))
     ready = select.select([lsock], [], [], NET_TIMEOUT)[0]
     if not ready:
-        raise _Wrong(_("A client connected, but the socket never became readable."))
+        raise Wrong(_("A client connected, but the socket never became readable."))
     trial.own(lsock.accept()[0])
     client.close()
     return _("It returns a TCP socket bound to (host, port), listening and non-blocking, and prints "
@@ -84,7 +94,7 @@ def _listening_socket(trial, fn):
 
 def check_register_listening(register_listening, sel):
     """Check ``register_listening(lsock)``: registered in ``sel`` for READ with data None; key returned."""
-    return _run("register_listening", _register_listening, [("register_listening", register_listening)], sel)
+    return run_check("register_listening", _register_listening, [("register_listening", register_listening)], sel)
 
 
 def _register_listening(trial, fn):
@@ -93,28 +103,28 @@ def _register_listening(trial, fn):
     key = trial.call(trial.rebind(fn, fresh), lsock, name="register_listening(lsock)",
                      on_error={KeyError: _("Register the socket once, in `sel`.")})
     sel_map = fresh.get_map()
-    if not _registered(fresh, lsock):
-        raise _Wrong(_("After register_listening(lsock), lsock is not registered in `sel`."),
+    if not is_registered(fresh, lsock):
+        raise Wrong(_("After register_listening(lsock), lsock is not registered in `sel`."),
                      hint=_("`sel.register(lsock, selectors.EVENT_READ, data=None)`, with the global `sel` "
                             "(not a new selector)."))
     registered = sel_map[lsock]
     if registered.events != READ:
-        raise _Wrong(_("lsock is registered for {events}.").format(events=mask_words(registered.events)),
+        raise Wrong(_("lsock is registered for {events}.").format(events=mask_words(registered.events)),
                      hint=_("A listening socket becomes *readable* when a client waits to be accepted: "
                             "register it for `selectors.EVENT_READ` only."))
     if registered.data is not None:
-        raise _Wrong(_("lsock is registered with data={data!r}.").format(data=registered.data),
+        raise Wrong(_("lsock is registered with data={data!r}.").format(data=registered.data),
                      hint=_("The event loop tells the listening socket by `key.data is None`: pass "
                             "`data=None`."))
-    _expect_return(key, _("the SelectorKey that `sel.register(...)` returns"), "register_listening(lsock)")
+    expect_return(key, _("the SelectorKey that `sel.register(...)` returns"), "register_listening(lsock)")
     if key is lsock:
-        raise _Wrong(_("register_listening returned lsock itself, not the SelectorKey that "
+        raise Wrong(_("register_listening returned lsock itself, not the SelectorKey that "
                        "`sel.register(...)` returns."), hint="`return sel.register(...)`")
     if key != registered:
-        raise _Wrong(_("register_listening returned {key!r}, not the SelectorKey.").format(key=key),
+        raise Wrong(_("register_listening returned {key!r}, not the SelectorKey.").format(key=key),
                      hint="`return sel.register(...)`")
     client = trial.connect(lsock.getsockname())
-    _wait_key(fresh, lsock, READ)
+    wait_key(fresh, lsock, READ)
     client.close()
     return _("lsock is registered for EVENT_READ with data=None, the key is returned, and select() "
              "reported lsock readable when a client connected.")
@@ -122,14 +132,14 @@ def _register_listening(trial, fn):
 
 def check_mask_names(mask_names):
     """Check ``mask_names(mask)``: the names of the bits set, e.g. 3 -> ['READ', 'WRITE']."""
-    return _run("mask_names", _mask_names, [("mask_names", mask_names)], None, needs_sel=False)
+    return run_check("mask_names", _mask_names, [("mask_names", mask_names)], None, needs_sel=False)
 
 
 def _mask_names(trial, fn):
     copy = trial.rebind(fn, None)
     for mask, expected in ((READ, ["READ"]), (WRITE, ["WRITE"]), (READ | WRITE, ["READ", "WRITE"]), (0, [])):
         got = trial.call(copy, mask, name=f"mask_names({mask})")
-        _expect_return(got, _("a list such as {expected!r}").format(expected=expected), f"mask_names({mask})")
+        expect_return(got, _("a list such as {expected!r}").format(expected=expected), f"mask_names({mask})")
         try:
             got_list = list(got)
         except TypeError:
@@ -145,7 +155,7 @@ def _mask_names(trial, fn):
                 why = _("The names go in the bits' order: READ (1) first, then WRITE (2).")
             message = _("mask_names({mask}) returned {got!r}, expected {expected!r}.").format(
                 mask=mask, got=got, expected=expected)
-            raise _Wrong(_join(message, why) if why else message,
+            raise Wrong(join_text(message, why) if why else message,
                          hint=_("Test each bit on its own with `&`: `if mask & selectors.EVENT_READ:`."))
     return _("mask_names gives ['READ'], ['WRITE'], ['READ', 'WRITE'] and [] for the masks 1, 2, 3 and 0.")
 
@@ -155,7 +165,7 @@ def _mask_names(trial, fn):
 
 def check_accept_wrapper(accept_wrapper, sel):
     """Check the server's ``accept_wrapper(sock)``: accept, non-blocking, register READ|WRITE with a namespace."""
-    return _run("accept_wrapper", _accept_wrapper, [("accept_wrapper", accept_wrapper)], sel)
+    return run_check("accept_wrapper", _accept_wrapper, [("accept_wrapper", accept_wrapper)], sel)
 
 
 def _accept_wrapper(trial, fn):
@@ -164,7 +174,7 @@ def _accept_wrapper(trial, fn):
     copy = trial.rebind(fn, fresh)
     for _attempt in range(2):
         client = trial.connect(lsock.getsockname())
-        key = _wait_key(fresh, lsock, READ)
+        key = wait_key(fresh, lsock, READ)
         before = {k.fd for k in fresh.get_map().values()}
         accepts = len(fresh.events("accept"))
         trial.call(copy, key.fileobj, name="accept_wrapper(sock)",
@@ -173,50 +183,50 @@ def _accept_wrapper(trial, fn):
         new = [k for k in fresh.get_map().values() if k.fd not in before]
         if not new:
             if len(fresh.events("accept")) == accepts:
-                raise _Wrong(_("accept_wrapper did not accept the waiting connection."),
+                raise Wrong(_("accept_wrapper did not accept the waiting connection."),
                              hint="`conn, addr = sock.accept()`")
-            raise _Wrong(_("accept_wrapper accepted the connection but did not register it in `sel`: "
+            raise Wrong(_("accept_wrapper accepted the connection but did not register it in `sel`: "
                            "the loop would never hear from it."),
                          hint="`sel.register(conn, events, data=data)`")
         if len(new) > 1:
-            raise _Wrong(_("One call of accept_wrapper registered {count} sockets.").format(count=len(new)),
+            raise Wrong(_("One call of accept_wrapper registered {count} sockets.").format(count=len(new)),
                          hint=_("Register just the accepted connection."))
         registered = new[0]
         conn = registered.fileobj
         trial.own(conn)
         peer = client.getsockname()
         if conn.getpeername() != peer:
-            raise _Wrong(_("accept_wrapper registered a socket that is not the accepted connection."),
+            raise Wrong(_("accept_wrapper registered a socket that is not the accepted connection."),
                          hint=_("Register `conn`, the first value `sock.accept()` returns."))
         if conn.getblocking():
-            raise _Wrong(_("The accepted socket is still blocking: one `recv()` waiting for a quiet "
+            raise Wrong(_("The accepted socket is still blocking: one `recv()` waiting for a quiet "
                            "client would freeze the whole server."),
                          hint=_("`conn.setblocking(False)` right after `sock.accept()`."))
         if registered.events != READ | WRITE:
-            raise _Wrong(_("The connection is registered for {events}.").format(
+            raise Wrong(_("The connection is registered for {events}.").format(
                              events=mask_words(registered.events)),
                          hint=_("The tutorial's server waits for both events, "
                                 "`events = selectors.EVENT_READ | selectors.EVENT_WRITE`: READ to receive, "
                                 "WRITE to send the echo. (Exercise 08 shows what WRITE costs.)"))
         data = registered.data
         if data is None:
-            raise _Wrong(_("The connection is registered with data=None: the event loop would take it "
+            raise Wrong(_("The connection is registered with data=None: the event loop would take it "
                            "for the listening socket and call accept_wrapper on it."),
                          hint="`data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')`")
         for attr, expected in (("addr", peer), ("inb", b""), ("outb", b"")):
             if not hasattr(data, attr):
-                raise _Wrong(_("key.data has no `{attr}`: service_connection needs data.addr, data.inb "
+                raise Wrong(_("key.data has no `{attr}`: service_connection needs data.addr, data.inb "
                                "and data.outb.").format(attr=attr),
                              hint="`data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')`")
             if getattr(data, attr) != expected:
                 shown = _("the client's address") if attr == "addr" else repr(expected)
-                raise _Wrong(_("data.{attr} is {value!r}; expected {shown}.").format(
+                raise Wrong(_("data.{attr} is {value!r}; expected {shown}.").format(
                                  attr=attr, value=getattr(data, attr), shown=shown),
                              hint="`types.SimpleNamespace(addr=addr, inb=b'', outb=b'')`")
     if not trial.printed_line("accepted connection from"):
-        raise _Wrong(_("It works, but did not print the tutorial's line `accepted connection from ...`."),
+        raise Wrong(_("It works, but did not print the tutorial's line `accepted connection from ...`."),
                      hint="`print('accepted connection from', addr)`")
-    _serve(trial, lambda sel: (trial.rebind(fn, sel), _reference_server(trial, sel)[1]))
+    serve_clients(trial, lambda sel: (trial.rebind(fn, sel), reference_server(trial, sel)[1]))
     return _("It accepted each connection, made it non-blocking, and registered it for "
              "EVENT_READ | EVENT_WRITE with addr, inb and outb. With the tutorial's service_connection, "
              "a background server running it echoed 2 clients.")
@@ -227,7 +237,7 @@ def _accept_wrapper(trial, fn):
 
 def check_service_connection(service_connection, sel):
     """Check the server's ``service_connection(key, mask)``: recv into outb, send and slice, close on EOF."""
-    return _run("service_connection", _service_connection, [("service_connection", service_connection)], sel)
+    return run_check("service_connection", _service_connection, [("service_connection", service_connection)], sel)
 
 
 def _server_side(trial, fresh):
@@ -243,73 +253,73 @@ def _service_connection(trial, fn):
     copy = trial.rebind(fn, fresh)
     call = lambda key, mask, what: trial.call(  # noqa: E731
         copy, key, mask, name=f"service_connection(key, {what})",
-        on_error={BlockingIOError: _blocking_hint})
+        on_error={BlockingIOError: blocking_hint})
     conn, client, data = _server_side(trial, fresh)
     fd = conn.fileno()
 
     # READ: the bytes go to data.outb
     client.sendall(b"hello")
-    call(_wait_key(fresh, conn, READ), READ, "EVENT_READ")
-    if conn.fileno() == -1 or not _registered(fresh, conn):
-        raise _Wrong(_("After receiving b'hello', it closed the connection."),
+    call(wait_key(fresh, conn, READ), READ, "EVENT_READ")
+    if conn.fileno() == -1 or not is_registered(fresh, conn):
+        raise Wrong(_("After receiving b'hello', it closed the connection."),
                      hint=_("Close only when `recv` returns b'' (the client closed)."))
     echoed = b""
     if data.outb != b"hello":
-        echoed = _recv_upto(client, 5, timeout=0.2)
+        echoed = recv_upto(client, 5, timeout=0.2)
         if echoed != b"hello" or data.outb:
-            if not _events_of(fresh, fd, 0, ("recv",)):
-                raise _Wrong(_("Called with mask EVENT_READ, it did not receive."),
+            if not events_of(fresh, fd, 0, ("recv",)):
+                raise Wrong(_("Called with mask EVENT_READ, it did not receive."),
                              hint=_("`if mask & selectors.EVENT_READ:` then `recv_data = sock.recv(1024)`."))
             if data.inb == b"hello":
-                raise _Wrong(_("It put the received bytes in data.inb; the tutorial's server echoes "
+                raise Wrong(_("It put the received bytes in data.inb; the tutorial's server echoes "
                                "from data.outb."), hint="`data.outb += recv_data`")
-            raise _Wrong(_("It received b'hello', but then data.outb is {outb!r}.").format(outb=data.outb),
+            raise Wrong(_("It received b'hello', but then data.outb is {outb!r}.").format(outb=data.outb),
                          hint=_("Keep what you received for the echo: `data.outb += recv_data`."))
     # READ again with bytes still waiting: they must be kept
     if not echoed:
         client.sendall(b" world")
-        call(_wait_key(fresh, conn, READ), READ, "EVENT_READ")
+        call(wait_key(fresh, conn, READ), READ, "EVENT_READ")
         if data.outb == b" world":
-            raise _Wrong(_("data.outb held b'hello'; after receiving b' world' it is b' world': the "
+            raise Wrong(_("data.outb held b'hello'; after receiving b' world' it is b' world': the "
                            "first bytes were lost before they were echoed."),
                          hint=_("Append, don't replace: `data.outb += recv_data`."))
         if data.outb != b"hello world":
-            raise _Wrong(_("data.outb held b'hello'; after receiving b' world' it is {outb!r}.").format(
+            raise Wrong(_("data.outb held b'hello'; after receiving b' world' it is {outb!r}.").format(
                              outb=data.outb),
                          hint="`data.outb += recv_data`")
         # WRITE: send and slice
-        call(_wait_key(fresh, conn, WRITE), WRITE, "EVENT_WRITE")
-        got = _recv_upto(client, 11, timeout=0.5)
+        call(wait_key(fresh, conn, WRITE), WRITE, "EVENT_WRITE")
+        got = recv_upto(client, 11, timeout=0.5)
         if not got:
-            raise _Wrong(_("Called with mask EVENT_WRITE while data.outb held b'hello world', it sent "
+            raise Wrong(_("Called with mask EVENT_WRITE while data.outb held b'hello world', it sent "
                            "nothing."), hint=_("`if mask & selectors.EVENT_WRITE:` and `if data.outb:` then "
                                                "`sent = sock.send(data.outb)`."))
         if data.outb == b"hello world":
-            raise _Wrong(_("Bytes that were sent are still in outb: the client got b'hello world', and "
+            raise Wrong(_("Bytes that were sent are still in outb: the client got b'hello world', and "
                            "data.outb still holds b'hello world', so the next EVENT_WRITE sends them again."),
                          hint="`data.outb = data.outb[sent:]`")
         if got != b"hello world" or data.outb:
-            raise _Wrong(_("The client got {got!r}, and data.outb is now {outb!r}.").format(got=got, outb=data.outb),
+            raise Wrong(_("The client got {got!r}, and data.outb is now {outb!r}.").format(got=got, outb=data.outb),
                          hint=_("`sent = sock.send(data.outb)` then `data.outb = data.outb[sent:]`."))
     # WRITE with nothing to send: nothing happens
-    call(_wait_key(fresh, conn, WRITE), WRITE, "EVENT_WRITE")
-    if conn.fileno() == -1 or not _registered(fresh, conn):
-        raise _Wrong(_("Called with mask EVENT_WRITE and an empty data.outb, it closed the connection: an "
+    call(wait_key(fresh, conn, WRITE), WRITE, "EVENT_WRITE")
+    if conn.fileno() == -1 or not is_registered(fresh, conn):
+        raise Wrong(_("Called with mask EVENT_WRITE and an empty data.outb, it closed the connection: an "
                        "empty outb only means that everything was echoed; the client is still there."),
                      hint=_("Close only when `recv` returns b'' (the client closed)."))
-    if _recv_upto(client, 1, timeout=0.05) or data.outb:
-        raise _Wrong(_("Called with mask EVENT_WRITE and an empty data.outb, it sent something."),
+    if recv_upto(client, 1, timeout=0.05) or data.outb:
+        raise Wrong(_("Called with mask EVENT_WRITE and an empty data.outb, it sent something."),
                      hint=_("Send only `if data.outb:`."))
     # End of file: unregister, then close
     since = len(fresh.events())
     client.close()
-    call(_wait_key(fresh, conn, READ), READ, "EVENT_READ")
-    _check_closed(fresh, conn, fd, since, _("When recv returned b'' (the client closed)"))
+    call(wait_key(fresh, conn, READ), READ, "EVENT_READ")
+    check_closed(fresh, conn, fd, since, _("When recv returned b'' (the client closed)"))
     if not trial.printed_line("closing connection to"):
-        raise _Wrong(_("It works, but did not print the tutorial's line `closing connection to ...`."),
+        raise Wrong(_("It works, but did not print the tutorial's line `closing connection to ...`."),
                      hint="`print('closing connection to', data.addr)`")
     _partial_send(trial, fresh, call)
-    _serve(trial, lambda sel: (_reference_server(trial, sel)[0], trial.rebind(fn, sel)))
+    serve_clients(trial, lambda sel: (reference_server(trial, sel)[0], trial.rebind(fn, sel)))
     return _("It keeps received bytes in data.outb, sends them on EVENT_WRITE and keeps only what was "
              "not sent, and unregisters then closes the socket when the client closes. A background "
              "server running it echoed 2 clients.")
@@ -322,12 +332,12 @@ def _partial_send(trial, fresh, call):
     big = bytes(range(256)) * 4096  # 1 MiB
     data.outb = big
     since = len(fresh.events())
-    call(_wait_key(fresh, conn, WRITE), WRITE, "EVENT_WRITE")
+    call(wait_key(fresh, conn, WRITE), WRITE, "EVENT_WRITE")
     sent = sum(e.nbytes for e in fresh.events()[since:] if e.kind == "send" and e.fd == conn.fileno())
     if 0 < sent < len(big) and data.outb != big[sent:]:
         if not data.outb:
-            raise _Wrong(_("With 1 MiB in data.outb, send() took only {sent} bytes, but data.outb is now "
+            raise Wrong(_("With 1 MiB in data.outb, send() took only {sent} bytes, but data.outb is now "
                            "empty: the other bytes are lost.").format(sent=sent),
                          hint=_("Keep what was not sent: `data.outb = data.outb[sent:]`."))
-        raise _Wrong(_("With 1 MiB in data.outb, send() took {sent} bytes, but data.outb does not hold "
+        raise Wrong(_("With 1 MiB in data.outb, send() took {sent} bytes, but data.outb does not hold "
                        "the rest.").format(sent=sent), hint="`data.outb = data.outb[sent:]`")

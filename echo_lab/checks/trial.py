@@ -4,7 +4,7 @@ Why a copy
 ----------
 The tutorial's functions use a module-level selector, ``sel``.  A check must
 not register its test sockets in *your* ``sel``, nor close it, so you pass
-your function **and** your ``sel`` in, and :meth:`_Trial.rebind` makes a
+your function **and** your ``sel`` in, and :meth:`Trial.rebind` makes a
 *copy* of your function in which every global name bound to that selector
 (normally just ``sel``) means a fresh ``Recorder(selectors.DefaultSelector())``
 of the check's own.  The same is done for a default argument or an enclosing
@@ -17,7 +17,7 @@ module) is not replaced.
 Why a worker thread
 -------------------
 Each call of your function runs on a worker thread and gets
-:data:`CALL_TIMEOUT` seconds (:meth:`_Trial.call`).  If it has not returned
+:data:`CALL_TIMEOUT` seconds (:meth:`Trial.call`).  If it has not returned
 by then (a ``recv`` on a blocking socket, a loop that never ends), the check
 shuts its sockets down, which ends a blocked ``recv``/``accept``; if the
 thread still runs, an exception is raised inside it
@@ -28,13 +28,13 @@ the check returns anyway.
 What a check's body raises
 --------------------------
 A check is a function ``body(trial, *learner_functions)`` that returns what
-it saw when all was right, or raises :class:`_Wrong` (what the code did,
-and a hint) or :class:`_NotAttempted`; :func:`_run` turns that into a
+it saw when all was right, or raises :class:`Wrong` (what the code did,
+and a hint) or :class:`NotAttempted`; :func:`run_check` turns that into a
 :class:`Result` and always closes the trial's sockets and selectors.
 """
 
 import asyncio
-import ctypes
+import contextlib
 import functools
 import pathlib
 import selectors
@@ -46,9 +46,12 @@ import types
 
 from ..i18n import _
 from ..recorder import Recorder
+from ..unstick import unstick
 from .results import Result
 
-__all__ = ["CALL_TIMEOUT", "HOST", "NET_TIMEOUT", "READ", "WRITE"]  # the rest is for the checks only
+__all__ = ["CALL_TIMEOUT", "HOST", "NET_TIMEOUT", "READ", "WRITE",  # the checks' constants
+           "CallTimeout", "NotAttempted", "StopLoop", "Trial", "Wrong", "run_check",  # what a check's body uses
+           "format_frames", "learner_frames", "learner_traceback"]
 
 CALL_TIMEOUT = 2.0  # seconds one call of the learner's function may take
 NET_TIMEOUT = 2.0  # seconds for any network wait of the check
@@ -60,21 +63,21 @@ _STDLIB = str(pathlib.Path(sysconfig.get_paths()["stdlib"])) + "/"  # nor socket
 _PACKAGES = ("/site-packages/", "/dist-packages/")  # nor an installed library's
 
 
-class _Wrong(Exception):
+class Wrong(Exception):
     def __init__(self, message, hint=None, traceback=None):
         super().__init__(message)
         self.message, self.hint, self.traceback = message, hint, traceback
 
 
-class _NotAttempted(Exception):
+class NotAttempted(Exception):
     """The learner's code raised NotImplementedError; ``args[0]`` names the function, if known."""
 
 
-class _Timeout(BaseException):
+class CallTimeout(BaseException):
     """Raised inside a learner's thread that would not stop."""
 
 
-class _StopLoop(BaseException):
+class StopLoop(BaseException):
     """Raised by the event-loop check's handlers to end the learner's ``while True`` loop."""
 
 
@@ -84,7 +87,7 @@ def _is_learners(filename):
             and not any(folder in filename for folder in _PACKAGES))
 
 
-def _learner_frames(exc):
+def learner_frames(exc):
     """The frames of ``exc``'s traceback in the learner's code: not this package's, not Python's own
     (``socket.py`` raising for the learner's ``sock.recv``), not an installed library's."""
     return [f for f in traceback.extract_tb(exc.__traceback__) if _is_learners(f.filename)]
@@ -101,7 +104,7 @@ def _cell_name(filename):
     return " ".join(named) if named else None
 
 
-def _format_frames(frames):
+def format_frames(frames):
     """Traceback lines for ``frames``: where (a notebook cell by its number), then the line itself."""
     lines = []
     for frame in frames:
@@ -112,24 +115,18 @@ def _format_frames(frames):
     return lines
 
 
-def _learner_traceback(exc):
-    """The traceback of ``exc`` with the learner's frames only (see :func:`_learner_frames`)."""
-    lines = _format_frames(_learner_frames(exc)) + traceback.format_exception_only(type(exc), exc)
+def learner_traceback(exc):
+    """The traceback of ``exc`` with the learner's frames only (see :func:`learner_frames`)."""
+    lines = format_frames(learner_frames(exc)) + traceback.format_exception_only(type(exc), exc)
     return "Traceback (most recent call last):\n" + "".join(lines)
 
 
-def _async_raise(thread, exc_type):
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc_type))
-
-
 def _quiet_close(sock):
-    try:
+    with contextlib.suppress(OSError):
         sock.close()
-    except OSError:
-        pass
 
 
-class _Trial:
+class Trial:
     """One run of a check: its selectors and sockets, the learner's prints, cleanup."""
 
     def __init__(self, learner_sel):
@@ -210,10 +207,8 @@ class _Trial:
         mine = self.learner_sel
         cells = []
         for cell in fn.__closure__ or ():
-            try:
+            with contextlib.suppress(ValueError):
                 cells.append(cell.cell_contents)
-            except ValueError:
-                pass
         return (any(v is mine for v in fn.__globals__.values())
                 or any(v is mine for v in (fn.__defaults__ or ()))
                 or any(v is mine for v in (fn.__kwdefaults__ or {}).values())
@@ -240,7 +235,7 @@ class _Trial:
         worker.join(timeout)
         if worker.is_alive():
             self.unstick(worker)
-            raise _Wrong(
+            raise Wrong(
                 _("{name} did not return within {timeout:g} s: it is blocked (waiting on a socket "
                   "that is still blocking?) or loops forever.").format(name=name, timeout=timeout),
                 hint=_("Every socket the loop serves must be non-blocking, and a handler must "
@@ -252,48 +247,34 @@ class _Trial:
 
     def learner_error(self, error, name, on_error=None):
         if isinstance(error, NotImplementedError):
-            frames = _learner_frames(error)
-            raise _NotAttempted(frames[-1].name if frames else None)
-        if isinstance(error, _Wrong):
+            frames = learner_frames(error)
+            raise NotAttempted(frames[-1].name if frames else None)
+        if isinstance(error, Wrong):
             raise error
         hint = _("The last lines of the traceback show where in your code it failed.")
         for exc_type, text in (on_error or {}).items():
             if isinstance(error, exc_type):
                 hint = text(error) if callable(text) else text  # a function: the hint depends on the line
                 break
-        raise _Wrong(_("{name} raised {error_type}: {error}").format(name=name, error_type=type(error).__name__,
+        raise Wrong(_("{name} raised {error_type}: {error}").format(name=name, error_type=type(error).__name__,
                                                                       error=error), hint=hint,
-                     traceback=_learner_traceback(error))
+                     traceback=learner_traceback(error))
 
     def unstick(self, worker):
         """A learner's call did not return: shut our sockets down, then raise inside it."""
         sockets = list(self.sockets)
         for sel in self.selectors:
             sel_map = sel.get_map()
-            try:  # the learner's thread may be registering as we copy
+            with contextlib.suppress(RuntimeError, KeyError):  # the learner's thread may be registering as we copy
                 sockets += [key.fileobj for key in list(sel_map.values())] if sel_map is not None else []
-            except (RuntimeError, KeyError):
-                pass
-        for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except (OSError, AttributeError):
-                pass
-        worker.join(0.5)
-        for _attempt in range(3):
-            if not worker.is_alive():
-                return
-            _async_raise(worker, _Timeout)
-            worker.join(0.5)
+        unstick(worker, sockets, CallTimeout, 0.5, attempts=3)
 
     def close(self):
         for sel in self.selectors:
             sel_map = sel.get_map()
             for key in list(sel_map.values()) if sel_map is not None else []:
-                try:
+                with contextlib.suppress(KeyError, ValueError, OSError):
                     sel.unregister(key.fileobj)
-                except (KeyError, ValueError, OSError):
-                    pass
                 _quiet_close(key.fileobj)
             sel.close()
         for sock in self.sockets:
@@ -318,7 +299,7 @@ def _copy_function(fn, globals_, swap):
     return copy
 
 
-def _run(exercise, body, functions, sel, needs_sel=True):
+def run_check(exercise, body, functions, sel, needs_sel=True):
     """Run one check: validate the arguments, call ``body(trial, ...)``, turn it into a Result."""
     for label, fn in functions:
         if fn is None:
@@ -332,7 +313,7 @@ def _run(exercise, body, functions, sel, needs_sel=True):
         return Result(exercise, "wrong",
                       _("The last argument should be your selector `sel`, not {kind}: "
                         "check_{exercise}(..., sel).").format(kind=type(sel).__name__, exercise=exercise))
-    trial = _Trial(sel)
+    trial = Trial(sel)
     if needs_sel:
         for label, fn in functions:
             if not trial.uses_learner_sel(fn):
@@ -343,7 +324,7 @@ def _run(exercise, body, functions, sel, needs_sel=True):
                                     label=label, exercise=exercise))
     try:
         message = body(trial, *(fn for _label, fn in functions))
-    except _NotAttempted as unfinished:
+    except NotAttempted as unfinished:
         labels = [label for label, _fn in functions]
         if unfinished.args and unfinished.args[0] in labels:
             labels = [unfinished.args[0]]  # of two functions, the one that is not written yet
@@ -358,7 +339,7 @@ def _run(exercise, body, functions, sel, needs_sel=True):
         names = functools.reduce(lambda first, second: _("{first} and {second}").format(first=first, second=second),
                                  labels)
         return Result(exercise, "not attempted", text.format(names=names))
-    except _Wrong as wrong:
+    except Wrong as wrong:
         return Result(exercise, "wrong", wrong.message, wrong.hint, wrong.traceback)
     except OSError as exc:  # the check's own socket: the learner's code closed or reset the other end
         return Result(exercise, "wrong",

@@ -1,0 +1,149 @@
+"""Measuring a server: its process, the load client against it, and what ``/proc`` says it used.
+
+The server runs pinned to the first CPU this process may use, the load
+client to the second (:func:`pin`).  CPU time, memory and open sockets are
+read from ``/proc`` (Linux).
+"""
+
+import contextlib
+import json
+import os
+import pathlib
+import resource
+import select
+import subprocess
+import sys
+import time
+
+__all__ = ["CLIENT_CPU", "SERVER_CPU", "START_TIMEOUT", "Server", "connection_capacity", "count_sockets",
+           "cpu_seconds", "idle_cost", "measure", "pin", "raise_fd_limit", "rss_kib", "run_load"]
+
+SERVER_CPU, CLIENT_CPU = 0, 1  # the first and the second of the CPUs this process may use
+START_TIMEOUT = 30  # seconds for a server process to say its port
+
+
+# -- the process and /proc ---------------------------------------------------
+
+def pin(index):
+    """Pin this process to the ``index``-th CPU it may use; unpinned if it may use fewer.
+
+    ``os.sched_getaffinity``, not ``os.cpu_count``: a container may allow
+    only some of the machine's CPUs, and not necessarily CPU 0.
+    """
+    if hasattr(os, "sched_setaffinity"):
+        allowed = sorted(os.sched_getaffinity(0))
+        if index < len(allowed):
+            os.sched_setaffinity(0, {allowed[index]})
+
+
+def raise_fd_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid):
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def count_sockets(pid):
+    """How many sockets a process has open (Linux)."""
+    count = 0
+    for fd in pathlib.Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            count += os.readlink(fd).startswith("socket:")
+    return count
+
+
+# -- a server against the load client -----------------------------------------
+
+class Server:
+    """A benchmark server in its own process."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.proc = subprocess.Popen([sys.executable, "-c", f"from echo_lab.bench import serve_forever; "
+                                      f"serve_forever({kind!r})"], stdout=subprocess.PIPE, text=True)
+        ready, _, _ = select.select([self.proc.stdout], [], [], START_TIMEOUT)
+        line = self.proc.stdout.readline() if ready else ""  # the port, once listening
+        if not line.strip().isdigit():
+            self.close()
+            raise RuntimeError(f"the {kind} server did not start")
+        self.port = int(line)
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def run_load(loadgen, port, conns, size, seconds, hold=0.0):
+    """Run the load client pinned to CLIENT_CPU; return its figures."""
+    if loadgen:
+        cmd = [loadgen, "127.0.0.1", str(port), str(conns), str(size), str(seconds), str(hold)]
+    else:
+        cmd = [sys.executable, "-m", "echo_lab.load", "127.0.0.1", str(port), "--conns", str(conns),
+               "--size", str(size), "--seconds", str(seconds)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + hold + 120,
+                         preexec_fn=lambda: (raise_fd_limit(), pin(CLIENT_CPU)))
+    if out.returncode != 0 or not out.stdout.strip():
+        raise RuntimeError(f"load client failed: {out.stderr.strip()}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(kind, loadgen, conns, size, seconds):
+    with Server(kind) as server:
+        cpu0 = cpu_seconds(server.proc.pid)
+        figures = run_load(loadgen, server.port, conns, size, seconds)
+        cpu = cpu_seconds(server.proc.pid) - cpu0
+    figures["cpu_us_per_msg"] = cpu / figures["messages"] * 1e6 if figures["messages"] else float("nan")
+    return figures
+
+
+def idle_cost(kind, loadgen, conns=1000, hold=5.0):
+    """Share of a core the server uses while ``conns`` connections sit idle for ``hold`` s.
+
+    Returns ``(share, connected)``: how many connections the load client made."""
+    with Server(kind) as server:
+        proc = subprocess.Popen(
+            [loadgen, "127.0.0.1", str(server.port), str(conns), "64", "0", str(hold + 1)],
+            stdout=subprocess.PIPE, text=True, preexec_fn=lambda: (raise_fd_limit(), pin(CLIENT_CPU)))
+        time.sleep(1.0)  # let the connections be made
+        cpu0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
+        time.sleep(hold)
+        share = (cpu_seconds(server.proc.pid) - cpu0) / (time.monotonic() - t0)
+        out, _ = proc.communicate(timeout=hold + 30)
+    return share, json.loads(out.strip().splitlines()[-1])["connected"]
+
+
+def connection_capacity(loadgen, target=10_000, hold=5.0):
+    """Connect ``target`` idle clients to the fixed server; return (held, fd limit, KiB per connection)."""
+    limit = raise_fd_limit()
+    with Server("fixed") as server:
+        rss0 = rss_kib(server.proc.pid)
+        proc = subprocess.Popen(
+            [loadgen, "127.0.0.1", str(server.port), str(target), "64", "0", str(hold)],
+            stdout=subprocess.PIPE, text=True, preexec_fn=lambda: (raise_fd_limit(), pin(CLIENT_CPU)))
+        deadline, held = time.monotonic() + hold * 0.8, 0
+        while time.monotonic() < deadline and held < target:  # until all are accepted
+            time.sleep(0.05)
+            held = count_sockets(server.proc.pid) - 1  # minus the listening socket
+        rss = rss_kib(server.proc.pid)
+        out, _ = proc.communicate(timeout=hold + 60)
+    connected = json.loads(out.strip().splitlines()[-1])["connected"]
+    return min(held, connected), limit, (rss - rss0) / max(1, held)

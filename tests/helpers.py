@@ -1,0 +1,53 @@
+"""Plain functions the tests share: waiting, ports, reading exactly, counting fds.
+
+Fixtures live in ``conftest.py``; these are imported by name (``from helpers import
+wait_until``): pytest puts ``tests/`` on ``sys.path``.
+"""
+
+import gc
+import os
+import socket
+import time
+
+HOST = "127.0.0.1"
+
+
+def wait_until(predicate, timeout=5.0, what="condition", step=0.005):
+    """Poll ``predicate`` until it is true (returns True) or ``timeout`` s pass (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+    return True
+
+
+def free_port(host=HOST):
+    """A port nobody listens on now (another process may take it before we do)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def recv_exactly(sock, n, timeout=5.0):
+    """Read until ``n`` bytes came or the peer closed; what came."""
+    sock.settimeout(timeout)
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def round_trip(sock, payload, timeout=5.0):
+    """Send ``payload``, read back as many bytes (fewer if the peer closed)."""
+    sock.sendall(payload)
+    return recv_exactly(sock, len(payload), timeout)
+
+
+def open_fds():
+    """How many fds this process has open."""
+    gc.collect()  # what earlier tests left for the collector (a kernel client's sockets) goes first
+    return len(os.listdir("/proc/self/fd"))
