@@ -129,7 +129,9 @@ def test_timeline_marks_each_action_with_its_own_marker(runs):
         shapes[kind] = marks.get_paths()[0].vertices.tobytes()
     assert len(set(shapes.values())) == len(draw.ACTIONS)  # four distinct marker shapes
     legend = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
-    assert set(draw.ACTIONS) <= legend and "READ|WRITE" in legend and "WRITE" in legend
+    # READ|WRITE is what the seed registers; a WRITE-only cell appears only when a select() found
+    # nothing to read on a client, which a fast run may never catch
+    assert set(draw.ACTIONS) <= legend and "READ|WRITE" in legend
 
 
 def test_accept_is_drawn_on_the_listening_row(runs):
