@@ -30,6 +30,7 @@ cells, E errors`` and exits 1 if E > 0.
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import json
 import math
@@ -143,8 +144,21 @@ class Run:
                 if cell.cell_type == "code" and cell.get("id") != "pace-spare"]
 
 
+STARTING = asyncio.Lock()
+
+
+@contextlib.asynccontextmanager
+async def started(run):
+    """The notebook's kernel, started while no other is starting: kernels that start at the same
+    moment on one machine can fail to (ports, load), which would be no fault of the notebook."""
+    async with contextlib.AsyncExitStack() as stack:
+        async with STARTING:
+            await stack.enter_async_context(run.client.async_setup_kernel())
+        yield
+
+
 async def paced(run, pause):
-    async with run.client.async_setup_kernel():
+    async with started(run):
         await run.run(SETUP)
         for index in run.code_cells():
             await run.execute(index)
@@ -154,17 +168,18 @@ async def paced(run, pause):
 
 async def settled(run, before):
     """The kernel's state once what the cell stopped has had up to 2 s to end."""
-    deadline = time.monotonic() + 2
+    deadline, errors = time.monotonic() + 2, []
     while True:
         state = await run.probe()
+        errors += state["errors"]  # each probe hands over the thread errors since the last
         grew = [key for key in ("threads", "listening sockets", "children") if state[key] > before[key]]
         if not grew or time.monotonic() > deadline:
-            return state, grew
+            return dict(state, errors=errors), grew
         await asyncio.sleep(0.1)
 
 
 async def twice(run, _):
-    async with run.client.async_setup_kernel():
+    async with started(run):
         await run.run(SETUP)
         for index in run.code_cells():
             first = copy.deepcopy(await run.execute(index))
@@ -184,7 +199,7 @@ async def twice(run, _):
 
 async def restart(run, _):
     code = run.code_cells()
-    async with run.client.async_setup_kernel():
+    async with started(run):
         await run.run(SETUP)
         for index in code[:len(code) // 2]:
             await run.execute(index, "before the restart: ")

@@ -267,7 +267,6 @@ def translate(english):
     meta = nb.metadata.setdefault("echo_lab", {})
     if "question" in meta:
         meta["question"] = tr("question", meta["question"])
-    nb.metadata["language_info"] = nb.metadata.get("language_info", {})
     first_code = True
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -301,12 +300,10 @@ def chinese_generated_cells(nb, english, built):
         return
     order = [path for path in edition() if path.parent.name == "notebooks"]
     i = order.index(english)
-    link = lambda path: f"{title(built[path])}"  # noqa: E731
+    link = lambda path: title(built[path])  # noqa: E731
     parts = []
     if i > 0:
-        parts.append(f"[← {link(order[i - 1])}]({order[i - 1].name})")
-    if i > 0:
-        parts.append("[目录](00-index.ipynb)")
+        parts += [f"[← {link(order[i - 1])}]({order[i - 1].name})", "[目录](00-index.ipynb)"]
     if i + 1 < len(order):
         parts.append(f"[{link(order[i + 1])} →]({order[i + 1].name})")
     nav = "<!-- written by tools/translate.py -->\n" + " | ".join(parts)
