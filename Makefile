@@ -64,7 +64,7 @@ lab-zh: $(LAB_STAMP)
 zh: install
 	$(BIN)/python tools/translate.py build
 	$(BIN)/python tools/translate.py execute
-	$(BIN)/python tools/exercises.py --solutions zh-CN/solutions --exercises zh-CN/exercises
+	$(BIN)/python tools/make_exercises.py --solutions zh-CN/solutions --exercises zh-CN/exercises
 
 teach: $(TEACH_STAMP)
 	$(TEACH_VENV)/bin/jupyter trust $(NOTEBOOKS)
@@ -74,7 +74,7 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 exercises: install
-	$(BIN)/python tools/exercises.py
+	$(BIN)/python tools/make_exercises.py
 
 bench: install
 	$(BIN)/python -m echo_lab bench

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ipywidgets.embed import dependency_state, embed_data  # noqa: E402
 
 from echo_lab import BackgroundServer, draw, widgets  # noqa: E402
-from echo_lab.recorder import Event  # noqa: E402
+from echo_lab.watch.recorder import Event  # noqa: E402
 
 DRAW_TARGET_S, SIZE_TARGET_MB = 2.0, 2.0
 

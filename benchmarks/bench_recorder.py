@@ -1,6 +1,6 @@
 """What recording costs: the fixed server with and without a Recorder, side by side.
 
-The load client runs in its own process (python -m echo_lab.load); the two
+The load client runs in its own process (python -m echo_lab.bench.load); the two
 servers take turns, several rounds, in one run, so the ratio is fair on a
 noisy machine.  Target: recorded throughput at least half of unrecorded
 (a cost under 2x).
@@ -22,7 +22,7 @@ def measure(record, conns, seconds, size):
     with BackgroundServer("fixed", record=record, capacity=100_000) as server:
         cpu = time.process_time()  # this process: the server thread works, the main thread waits
         out = subprocess.run(
-            [sys.executable, "-m", "echo_lab.load", *map(str, server.address), "--conns", str(conns),
+            [sys.executable, "-m", "echo_lab.bench.load", *map(str, server.address), "--conns", str(conns),
              "--size", str(size), "--seconds", str(seconds)],
             capture_output=True, text=True, timeout=seconds + 30, check=True)
         cpu = time.process_time() - cpu

@@ -10,7 +10,7 @@ import types
 import pytest
 
 from echo_lab import BackgroundServer, Recorder, run_client
-from echo_lab.recorder import READ, WRITE
+from echo_lab.watch.recorder import READ, WRITE
 from helpers import open_fds
 
 pytestmark = pytest.mark.usefixtures("no_server_left")

@@ -17,7 +17,7 @@ import pytest
 from echo_lab import bench
 
 LOADGEN_C = bench.build.HERE / "loadgen.c"
-NO_COMPILER = ("no C compiler (cc or gcc) on PATH, so the C load client (echo_lab/loadgen.c) "
+NO_COMPILER = ("no C compiler (cc or gcc) on PATH, so the C load client (echo_lab/bench/loadgen.c) "
                "cannot be built; install one, e.g. apt-get install gcc")
 
 

@@ -122,7 +122,7 @@ def test_lesson_runs_in_lab_and_its_pictures_and_widgets_work(lab, page, name):
 
 
 LIVE_CELLS = [
-    "from echo_lab import BackgroundServer\nfrom echo_lab.widgets import LiveView\nimport socket\n"
+    "from echo_lab import BackgroundServer\nfrom echo_lab.watch.widgets import LiveView\nimport socket\n"
     "server = BackgroundServer('fixed').start()\nview = LiveView(server, interval=0.1)\nview",
     "client = socket.create_connection(server.address, timeout=2)\n"
     "client_name = 'client %s:%d' % client.getsockname()",

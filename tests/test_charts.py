@@ -1,4 +1,4 @@
-"""The charts of echo_lab.charts: content is checked through artists' gids, not pixels."""
+"""The charts of echo_lab.watch.charts: content is checked through artists' gids, not pixels."""
 
 import math
 

@@ -122,7 +122,7 @@ def test_notebook_solution_is_the_code_solution_shows(exercise):
 # Each is the solution notebook's answer cell with one mistake a learner makes: from the tutorial's
 # text, from the pitfalls the lessons teach, from what learners type. The check must say "not right
 # yet", and what it shows (message, traceback, hint) must name the mistake: every one of `words`,
-# the first in the message itself. Exercises 09 and 10 keep theirs in test_checks_messages.py and
+# the first in the message itself. Exercises 09 and 10 keep theirs in test_checks_framing.py and
 # test_checks_protocol.py; tests/test_grading.py hands some of these to nbgrader.
 
 ACCEPT_EVENTS = "events = selectors.EVENT_READ | selectors.EVENT_WRITE"
@@ -316,11 +316,11 @@ def test_a_plausible_mistake_is_reported_with_what_it_did(exercise, case, replac
 
 
 def test_every_exercise_has_at_least_five_plausible_mistakes():
-    import test_checks_messages
+    import test_checks_framing
     import test_checks_protocol
 
     counts = {exercise: len(cases) for exercise, cases in MISTAKES.items()}
-    counts["take_messages"] = len(test_checks_messages.WRONG)
+    counts["take_messages"] = len(test_checks_framing.WRONG)
     counts["EchoProtocol"] = len(test_checks_protocol.WRONG)
     assert set(counts) == set(checks.EXERCISES), "every exercise's checker is tried on mistakes"
     assert all(n >= 5 for n in counts.values()), counts

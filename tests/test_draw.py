@@ -1,4 +1,4 @@
-"""The pictures of echo_lab.draw: content is checked through artists' gids and labels, not pixels.
+"""The pictures of echo_lab.watch.draw: content is checked through artists' gids and labels, not pixels.
 
 Real runs (the tutorial's server and the fixed one, 2 clients each, on
 127.0.0.1) for what a lesson shows; synthetic Event tuples for the sizes a
@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
 from echo_lab import BackgroundServer, draw, run_client, stop_all  # noqa: E402
-from echo_lab.recorder import READ, WRITE, Event, mask_name  # noqa: E402
+from echo_lab.watch.recorder import READ, WRITE, Event, mask_name  # noqa: E402
 
 MESSAGE_BYTES = len(b"Message 1 from client.Message 2 from client.")
 

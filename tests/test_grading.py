@@ -31,7 +31,7 @@ import sys
 import nbformat
 import pytest
 import test_checks
-import test_checks_messages
+import test_checks_framing
 import test_checks_protocol
 
 try:
@@ -52,7 +52,7 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 # For each notebook, the mistake each student makes: (the answer cell's function, the mistake's name).
 # Mistakes for 01-08 are test_checks.MISTAKES (edits of the solution's code); for 09 and 10 the
-# WRONG answers of test_checks_messages and test_checks_protocol (whole cells).
+# WRONG answers of test_checks_framing and test_checks_protocol (whole cells).
 MISTAKES = {
     "mistakes-a": {
         "01-listening-socket": ("listening_socket", "still-blocking"),
@@ -104,7 +104,7 @@ def answer_cells(nb):
 def mistaken(source, exercise, case):
     """The solution's answer cell ``source`` with the mistake ``case`` of ``exercise`` made in it."""
     if exercise == "take_messages":
-        return test_checks_messages.WRONG[case][0]
+        return test_checks_framing.WRONG[case][0]
     if exercise == "EchoProtocol":
         return test_checks_protocol.WRONG[case][0]
     replacements = next(r for name, r, _ in test_checks.MISTAKES[exercise] if name == case)

@@ -152,7 +152,7 @@ def test_a_missing_glyph_is_what_this_looks_for(recwarn):
 
 
 def test_the_chinese_exercises_are_generated_from_the_chinese_solutions():
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "exercises.py"), "--check",
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "make_exercises.py"), "--check",
                            "--solutions", str(translate.TARGET / "solutions"),
                            "--exercises", str(translate.TARGET / "exercises")],
                           capture_output=True, text=True, timeout=120)

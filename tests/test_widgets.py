@@ -1,4 +1,4 @@
-"""The stepper and the live view of echo_lab.widgets, on real servers on 127.0.0.1.
+"""The stepper and the live view of echo_lab.watch.widgets, on real servers on 127.0.0.1.
 
 No kernel is needed: widgets are created and inspected in Python (their
 comms go nowhere), so these tests check structure and text, not rendering.
@@ -16,7 +16,7 @@ from ipywidgets.embed import dependency_state, embed_data
 from ipywidgets.widgets.widget_link import Link
 
 from echo_lab import BackgroundServer, Event, run_client, stop_all, widgets
-from echo_lab.recorder import READ, WRITE
+from echo_lab.watch.recorder import READ, WRITE
 from helpers import wait_until
 
 MESSAGE_BYTES = len(b"Message 1 from client.Message 2 from client.")

@@ -1,4 +1,4 @@
-"""Compiling the C load client, ``echo_lab/loadgen.c``, once: cached under a hash of what built it."""
+"""Compiling the C load client, ``echo_lab/bench/loadgen.c``, once: cached under a hash of what built it."""
 
 import hashlib
 import os
@@ -8,7 +8,7 @@ import subprocess
 
 __all__ = ["CFLAGS", "HERE", "CompileError", "c_compiler", "loadgen_path"]
 
-HERE = pathlib.Path(__file__).resolve().parents[1]  # echo_lab/, where loadgen.c is
+HERE = pathlib.Path(__file__).resolve().parent  # echo_lab/bench/, where loadgen.c is
 CFLAGS = ["-O2"]
 
 

@@ -97,7 +97,7 @@ def run_load(loadgen, port, conns, size, seconds, hold=0.0):
     if loadgen:
         cmd = [loadgen, "127.0.0.1", str(port), str(conns), str(size), str(seconds), str(hold)]
     else:
-        cmd = [sys.executable, "-m", "echo_lab.load", "127.0.0.1", str(port), "--conns", str(conns),
+        cmd = [sys.executable, "-m", "echo_lab.bench.load", "127.0.0.1", str(port), "--conns", str(conns),
                "--size", str(size), "--seconds", str(seconds)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + hold + 120,
                          preexec_fn=lambda: (raise_fd_limit(), pin(CLIENT_CPU)))

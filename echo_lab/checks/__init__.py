@@ -29,7 +29,7 @@ freezing the notebook.  ``trial.py`` tells how.
 The modules, each readable on its own:
 
 * ``results``: what a check shows (``Result``, ``Hint``, ``Solution``);
-* ``exercises``: the graded hints and the tutorial's code, ``hint()``, ``solution()``;
+* ``hints``: the graded hints and the tutorial's code, ``hint()``, ``solution()``;
 * ``trial``: running the learner's function on a copy, bounded; its traceback;
 * ``observe``: what several checks look at (socket waits, the selector's record,
   a background server);
@@ -37,7 +37,7 @@ The modules, each readable on its own:
 * ``event_loop``: the loop (03), run on a thread with the check's handlers;
 * ``client``: the client's functions (06, 07);
 * ``bughunt``: the always-WRITE busy loop (08);
-* ``messages``: the length-prefixed message reader, ``take_messages`` (09);
+* ``framing``: the length-prefixed message reader, ``take_messages`` (09);
 * ``protocol``: the asyncio ``EchoProtocol`` that pushes back (10), served by
   ``ProtocolServer`` on a loop thread;
 * ``runs``: what the exercises' run cells print (``serve_tutorial_clients``,
@@ -50,8 +50,8 @@ The modules, each readable on its own:
 from .bughunt import check_bug_hunt
 from .client import check_client_service_connection, check_start_connections
 from .event_loop import check_event_loop
-from .exercises import EXERCISES, hint, solution
-from .messages import check_take_messages, frame, reference_take_messages
+from .framing import check_take_messages, frame, reference_take_messages
+from .hints import EXERCISES, hint, solution
 from .protocol import BOUND, FLOOD, ProtocolServer, check_echo_protocol, flood
 from .results import Hint, Result, Solution
 from .runs import run_tutorial_client, serve_tutorial_clients, show_error

@@ -18,9 +18,10 @@ import socket
 import threading
 import time
 
-from ..background import BackgroundServer, run_client
 from ..i18n import _
-from ..recorder import Recorder
+from ..run.background import BackgroundServer
+from ..run.client import run_client
+from ..watch.recorder import Recorder
 from .observe import blocking_hint, recv_upto
 from .trial import HOST, NET_TIMEOUT, READ, Wrong, run_check
 

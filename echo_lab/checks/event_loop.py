@@ -26,7 +26,7 @@ import time
 import types
 
 from ..i18n import _
-from .exercises import EXERCISES
+from .hints import EXERCISES
 from .observe import mask_words, recv_upto
 from .trial import CALL_TIMEOUT, NET_TIMEOUT, READ, WRITE, StopLoop, Wrong, run_check
 

@@ -14,9 +14,10 @@ import socket
 import time
 
 from .. import seed
-from ..background import BackgroundServer, run_client
 from ..i18n import _
-from ..recorder import Recorder
+from ..run.background import BackgroundServer
+from ..run.client import run_client
+from ..watch.recorder import Recorder
 from .trial import HOST, NET_TIMEOUT, READ, WRITE, Wrong, learner_frames
 
 __all__ = ["blocking_hint", "check_closed", "events_of", "expect_return", "is_registered", "mask_words",

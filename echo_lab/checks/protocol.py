@@ -39,7 +39,7 @@ import threading
 import time
 
 from ..i18n import _
-from ..unstick import raise_in_thread
+from ..run.unstick import raise_in_thread
 from .results import Result
 from .trial import HOST, NET_TIMEOUT, CallTimeout, NotAttempted, Trial, Wrong, learner_traceback
 

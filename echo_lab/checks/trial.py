@@ -45,8 +45,8 @@ import traceback
 import types
 
 from ..i18n import _
-from ..recorder import Recorder
-from ..unstick import unstick
+from ..run.unstick import unstick
+from ..watch.recorder import Recorder
 from .results import Result
 
 __all__ = ["CALL_TIMEOUT", "HOST", "NET_TIMEOUT", "READ", "WRITE",  # the checks' constants

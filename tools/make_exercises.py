@@ -12,7 +12,7 @@ Its solution regions carry nbgrader's markers::
 and a check cell may hold hidden tests between ``### BEGIN HIDDEN TESTS``
 and ``### END HIDDEN TESTS``.  This script writes ``exercises/NN-name.ipynb``
 from it, as nbgrader's ``ClearSolutions``, ``ClearHiddenTests`` and
-``ClearOutput`` do (``tests/test_exercises.py`` compares the two):
+``ClearOutput`` do (``tests/test_make_exercises.py`` compares the two):
 
 * a solution region becomes ``# YOUR CODE HERE`` and
   ``raise NotImplementedError()``, indented like its BEGIN line (in a
@@ -28,9 +28,9 @@ handed-out exercise still says which cells are answers and which are
 checks), and the notebook's metadata.  So ``solutions/`` also serve as
 nbgrader source notebooks.
 
-    python tools/exercises.py           # rewrite what is out of date in exercises/
-    python tools/exercises.py --check   # exit 1, listing stale files, if exercises/ is out of date
-    python tools/exercises.py --solutions DIR --exercises DIR [--check]
+    python tools/make_exercises.py           # rewrite what is out of date in exercises/
+    python tools/make_exercises.py --check   # exit 1, listing stale files, if exercises/ is out of date
+    python tools/make_exercises.py --solutions DIR --exercises DIR [--check]
 """
 
 import argparse
@@ -154,7 +154,7 @@ def main(argv=None):
     if args.check:
         names = stale(args.solutions, args.exercises)
         if names:
-            print(f"out of date in {args.exercises} (run python tools/exercises.py):")
+            print(f"out of date in {args.exercises} (run python tools/make_exercises.py):")
             for name in names:
                 print(f"  {name}")
             return 1

@@ -1,6 +1,6 @@
 """exercises/ is generated from solutions/, stays in sync, and runs unfinished.
 
-* The generator (``tools/exercises.py``) follows nbgrader's markers; on a
+* The generator (``tools/make_exercises.py``) follows nbgrader's markers; on a
   small notebook every rule is checked, and on the real solutions its
   student code is compared with nbgrader's own preprocessors.
 * A hand-edited exercise is caught by ``--check``.
@@ -26,7 +26,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
-TOOL = ROOT / "tools" / "exercises.py"
+TOOL = ROOT / "tools" / "make_exercises.py"
 
 _spec = importlib.util.spec_from_file_location("exercises_tool", TOOL)
 tool = importlib.util.module_from_spec(_spec)
@@ -130,7 +130,7 @@ def test_solution_has_answer_cells_and_ends_in_a_check_cell(path):
 
 def test_exercises_are_up_to_date():
     stale = tool.stale(SOLUTIONS, EXERCISES)
-    assert not stale, f"run python tools/exercises.py: out of date: {stale}"
+    assert not stale, f"run python tools/make_exercises.py: out of date: {stale}"
 
 
 def test_a_hand_edited_exercise_is_caught(tmp_path, capsys):
@@ -159,7 +159,7 @@ def test_the_command_line_check_exits_1_listing_stale_files(tmp_path):
     run = subprocess.run([sys.executable, str(TOOL), "--check", "--exercises", str(tmp_path)],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
-    assert "01-listening-socket.ipynb" in run.stdout and "tools/exercises.py" in run.stdout
+    assert "01-listening-socket.ipynb" in run.stdout and "tools/make_exercises.py" in run.stdout
     run = subprocess.run([sys.executable, str(TOOL), "--exercises", str(tmp_path)],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "written: 01-listening-socket.ipynb" in run.stdout
@@ -172,7 +172,7 @@ def test_nbgraders_clear_solutions_gives_the_same_student_code():
     try:
         from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
     except ImportError:
-        pytest.fail("nbgrader is not installed, so tools/exercises.py cannot be compared with nbgrader's "
+        pytest.fail("nbgrader is not installed, so tools/make_exercises.py cannot be compared with nbgrader's "
                     "ClearSolutions. Install the dev extra: pip install -e '.[dev]' (make install).",
                     pytrace=False)
 

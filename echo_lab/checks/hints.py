@@ -3,7 +3,7 @@
 Kept apart from the checks so that changing a hint means reading text, not
 socket code.  A hint goes from a nudge to nearly the code; the solution is
 the code between the solution notebook's markers (``tests/test_checks.py``,
-``tests/test_checks_messages.py`` and ``tests/test_checks_protocol.py``
+``tests/test_checks_framing.py`` and ``tests/test_checks_protocol.py``
 check that the two agree).
 """
 

@@ -1,6 +1,6 @@
 """Charts of measurements: what lessons 10 to 12 measure, as pictures.
 
-:mod:`echo_lab.draw` draws what a selector did; this module draws numbers a
+:mod:`echo_lab.watch.draw` draws what a selector did; this module draws numbers a
 lesson measured with plain sockets, so that the lesson's cells keep the
 sockets and leave the plotting here:
 

@@ -4,7 +4,7 @@
     result.print_log()
     result.finished, result.sent, result.received
 
-The client's loop selects through a :class:`~echo_lab.recorder.Recorder`, so
+The client's loop selects through a :class:`~echo_lab.watch.recorder.Recorder`, so
 ``result.recorder`` holds what it did, to draw beside the server's.
 """
 
@@ -12,8 +12,8 @@ import selectors
 import time
 import types
 
-from . import fixed, seed
-from .recorder import Recorder
+from .. import fixed, seed
+from ..watch.recorder import Recorder
 
 __all__ = ["ClientResult", "run_client"]
 

@@ -26,7 +26,7 @@ they like.  The server ends when it is told to:
   function of the same name: running the cell again replaces the server.
 * An error from one client (a reset) goes to the log, and the function is
   called again for the next client.  What the function prints goes to the
-  log too (see :mod:`echo_lab.threadout`).
+  log too (see :mod:`echo_lab.run.threadout`).
 """
 
 import contextlib

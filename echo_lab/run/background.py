@@ -37,13 +37,12 @@ import time
 import warnings
 from collections import deque
 
-from . import fixed, seed
-from .client import ClientResult, run_client  # re-exported: echo_lab.background.run_client as before
-from .recorder import Recorder
+from .. import fixed, seed
+from ..watch.recorder import Recorder
 from .threadout import route_stdout, unroute_stdout
 from .unstick import unstick
 
-__all__ = ["BackgroundServer", "ClientResult", "run_client", "stop_all"]
+__all__ = ["BackgroundServer", "stop_all"]
 
 STOP_JOIN = 1.0  # seconds to wait for the loop thread after waking it
 LINE_LIMIT = 500  # characters kept of one printed line

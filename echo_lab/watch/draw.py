@@ -1,4 +1,4 @@
-"""Pictures of an event loop, drawn from a :class:`~echo_lab.recorder.Recorder`'s events.
+"""Pictures of an event loop, drawn from a :class:`~echo_lab.watch.recorder.Recorder`'s events.
 
 A selectors server is hard to watch: one thread, one ``select()`` call after
 another, each returning a few sockets and a bit mask per socket.  These

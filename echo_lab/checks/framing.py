@@ -38,9 +38,9 @@ import socket
 import struct
 import types
 
-from ..background import BackgroundServer
 from ..i18n import _
-from ..recorder import Recorder
+from ..run.background import BackgroundServer
+from ..watch.recorder import Recorder
 from .trial import CALL_TIMEOUT, NET_TIMEOUT, READ, WRITE, NotAttempted, Wrong, learner_traceback, run_check
 
 __all__ = ["check_take_messages", "frame", "reference_take_messages"]

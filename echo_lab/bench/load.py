@@ -2,7 +2,7 @@
 
 Run it in its own process so it does not share the server's GIL::
 
-    python -m echo_lab.load HOST PORT --conns 100 --size 64 --seconds 2
+    python -m echo_lab.bench.load HOST PORT --conns 100 --size 64 --seconds 2
 
 Each connection sends ``size`` bytes, waits until all of them are echoed,
 notes the round trip and sends again, for ``seconds`` (and at most
@@ -73,7 +73,7 @@ def run_load(host, port, conns=100, size=64, seconds=2.0, max_messages=10_000_00
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m echo_lab.load", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m echo_lab.bench.load", description=__doc__.splitlines()[0])
     p.add_argument("host")
     p.add_argument("port", type=int)
     p.add_argument("--conns", type=int, default=100)

@@ -1,7 +1,7 @@
 """Ending a thread that will not return: shut its sockets down, then raise inside it.
 
 Used where a learner's code runs on a thread of ours: the background server's
-loop (:mod:`echo_lab.background`) and a check's call (:mod:`echo_lab.checks.trial`,
+loop (:mod:`echo_lab.run.background`) and a check's call (:mod:`echo_lab.checks.trial`,
 :mod:`echo_lab.checks.protocol`).  Shutting a socket down wakes a blocking
 ``recv`` or ``accept``; an endless Python loop gets an exception raised inside
 it (``PyThreadState_SetAsyncExc``, as Ctrl-C would).  A thread stuck where
