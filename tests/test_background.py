@@ -11,7 +11,7 @@ import pytest
 
 from echo_lab import BackgroundServer, Recorder, run_client
 from echo_lab.watch.recorder import READ, WRITE
-from helpers import open_fds
+from helpers import open_fds, wait_until
 
 pytestmark = pytest.mark.usefixtures("no_server_left")
 
@@ -131,22 +131,25 @@ def test_learner_exception_in_accept_wrapper_raised_by_stop():
     server = BackgroundServer(sel=sel, accept_wrapper=accept_wrapper,
                               service_connection=service_connection).start()
     socket.create_connection(server.address, timeout=2).close()
-    time.sleep(0.1)
+    wait_until(lambda: server.error is not None, what="the loop to stop on the learner's KeyError")
     with pytest.raises(KeyError):
         server.stop()
 
 
 def test_blocking_learner_handler_does_not_hang_stop():
+    blocked = threading.Event()
+
     def accept_wrapper(sock):
         conn, addr = sock.accept()  # forgot conn.setblocking(False), and reads at once
         sel.register(conn, selectors.EVENT_READ, data=addr)
+        blocked.set()
         conn.recv(1024)  # blocks: the client sends nothing
 
     sel, _, service_connection = learner_pieces()
     server = BackgroundServer(sel=sel, accept_wrapper=accept_wrapper,
                               service_connection=service_connection).start()
     client = socket.create_connection(server.address, timeout=2)
-    time.sleep(0.1)
+    assert blocked.wait(5), "the handler never reached its recv"
     t0 = time.perf_counter()
     with pytest.raises(RuntimeError, match="blocked"):
         server.stop()
@@ -156,7 +159,10 @@ def test_blocking_learner_handler_does_not_hang_stop():
 
 
 def test_endless_learner_loop_is_interrupted_and_leaves_no_thread():
+    looping = threading.Event()
+
     def service_connection(key, mask):
+        looping.set()
         while True:  # never returns
             pass
 
@@ -166,7 +172,7 @@ def test_endless_learner_loop_is_interrupted_and_leaves_no_thread():
                               service_connection=service_connection).start()
     client = socket.create_connection(server.address, timeout=2)
     client.sendall(b"x")
-    time.sleep(0.1)
+    assert looping.wait(5), "the handler was never called"
     with pytest.raises(RuntimeError, match="did not stop"):
         server.stop()
     client.close()
