@@ -20,6 +20,8 @@ from matplotlib.colors import to_hex  # noqa: E402
 
 from echo_lab import BackgroundServer, draw, run_client, stop_all  # noqa: E402
 from echo_lab.watch.recorder import READ, WRITE, Event, mask_name  # noqa: E402
+from echo_lab.watch.timeline import LABELS_PER_ROW, MAX_TICKS  # noqa: E402
+from echo_lab.watch.timeline_layout import ACTIONS, CHANGES  # noqa: E402
 
 MESSAGE_BYTES = len(b"Message 1 from client.Message 2 from client.")
 
@@ -116,22 +118,22 @@ def test_timeline_shows_what_each_socket_was_registered_for(runs):
     assert not gid(fixed, "registered READ|WRITE")
     assert len(one(fixed, "registered READ").get_paths()) == 4  # listening, wake-up, 2 clients
     changes = one(fixed, "change").get_offsets()
-    assert len(changes) == len([e for e in runs["fixed"] if e.kind in draw.CHANGES])
+    assert len(changes) == len([e for e in runs["fixed"] if e.kind in CHANGES])
 
 
 def test_timeline_marks_each_action_with_its_own_marker(runs):
     events = runs["seed"]
     fig = draw.timeline(events)
     shapes = {}
-    for kind in draw.ACTIONS:
+    for kind in ACTIONS:
         marks = one(fig, kind)
         assert len(marks.get_offsets()) == len(of_kind(events, kind)), kind
         shapes[kind] = marks.get_paths()[0].vertices.tobytes()
-    assert len(set(shapes.values())) == len(draw.ACTIONS)  # four distinct marker shapes
+    assert len(set(shapes.values())) == len(ACTIONS)  # four distinct marker shapes
     legend = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
     # READ|WRITE is what the seed registers; a WRITE-only cell appears only when a select() found
     # nothing to read on a client, which a fast run may never catch
-    assert set(draw.ACTIONS) <= legend and "READ|WRITE" in legend
+    assert set(ACTIONS) <= legend and "READ|WRITE" in legend
 
 
 def test_accept_is_drawn_on_the_listening_row(runs):
@@ -169,7 +171,7 @@ def test_byte_counts_close_together_share_one_label_and_keep_the_total():
         labels = gid(fig, f"bytes {kind}")
         assert len(labels) < 20 / 2, f"{kind}: {len(labels)} labels overprint each other"
         xs = sorted(t.xy[0] for t in labels)
-        assert all(b - a >= 300 / draw.LABELS_PER_ROW - 1 for a, b in itertools.pairwise(xs))
+        assert all(b - a >= 300 / LABELS_PER_ROW - 1 for a, b in itertools.pairwise(xs))
         parts = [p for t in labels for p in t.get_text().split("+")]
         assert sum(int(p) for p in parts if p != "EOF") == 200
         assert parts.count("EOF") == (kind == "recv")
@@ -250,7 +252,7 @@ def test_a_thousand_sockets_draw_without_per_event_annotations(by):
     ax = fig.axes[0]
     assert len(draw.timeline_layout(events)["rows"]) == 1000
     assert not ax.texts  # no byte counts
-    assert len(ax.get_yticklabels()) <= draw.MAX_TICKS
+    assert len(ax.get_yticklabels()) <= MAX_TICKS
     assert len(one(fig, "ready READ").get_paths()) == 1500
 
 
