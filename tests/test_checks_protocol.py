@@ -16,7 +16,7 @@ import pytest
 
 from echo_lab import run_client
 from echo_lab.checks import BOUND, FLOOD, ProtocolServer, check_echo_protocol, flood, hint, solution
-from echo_lab.checks.protocol import exchange
+from echo_lab.checks.protocol_clients import exchange
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOLUTION_NOTEBOOK = ROOT / "solutions" / "10-asyncio-backpressure.ipynb"

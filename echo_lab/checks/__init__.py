@@ -30,16 +30,24 @@ The modules, each readable on its own:
 
 * ``results``: what a check shows (``Result``, ``Hint``, ``Solution``);
 * ``hints``: the graded hints and the tutorial's code, ``hint()``, ``solution()``;
-* ``trial``: running the learner's function on a copy, bounded; its traceback;
+* ``trial``: running the learner's function, bounded, on a worker thread, and
+  turning what a check saw into a ``Result``;
+* ``rebind``: the copy of the learner's function that uses the check's selector;
+* ``tracebacks``: the learner's frames of a traceback, and how they are shown;
 * ``observe``: what several checks look at (socket waits, the selector's record,
   a background server);
-* ``server``: the server's functions (exercises 01, 02, 04, 05);
+* ``listening``: the listening socket, its registration, a mask's bits (01, 02);
+* ``server``: the server's handlers (04, 05);
 * ``event_loop``: the loop (03), run on a thread with the check's handlers;
 * ``client``: the client's functions (06, 07);
 * ``bughunt``: the always-WRITE busy loop (08);
-* ``framing``: the length-prefixed message reader, ``take_messages`` (09);
-* ``protocol``: the asyncio ``EchoProtocol`` that pushes back (10), served by
-  ``ProtocolServer`` on a loop thread;
+* ``framing``: the length-prefixed message reader, ``take_messages`` (09), looked
+  at on buffers (``framing_direct``) and in a server (``framing_server``);
+* ``frames``: lesson 10's messages on the wire, ``frame`` and the check's own
+  reader, ``reference_take_messages`` (the solution's code, run);
+* ``protocol``: the asyncio ``EchoProtocol`` that pushes back (10);
+* ``protocol_server``: ``ProtocolServer``, a protocol class served on a loop thread;
+* ``protocol_clients``: the clients sent to it (``flood`` and others), each bounded;
 * ``runs``: what the exercises' run cells print (``serve_tutorial_clients``,
   ``run_tutorial_client``, ``show_error``): numbers, and errors shown as the
   checks show them.
@@ -50,18 +58,16 @@ The modules, each readable on its own:
 from .bughunt import check_bug_hunt
 from .client import check_client_service_connection, check_start_connections
 from .event_loop import check_event_loop
-from .framing import check_take_messages, frame, reference_take_messages
+from .frames import frame, reference_take_messages
+from .framing import check_take_messages
 from .hints import EXERCISES, hint, solution
-from .protocol import BOUND, FLOOD, ProtocolServer, check_echo_protocol, flood
+from .listening import check_listening_socket, check_mask_names, check_register_listening
+from .protocol import BOUND, check_echo_protocol
+from .protocol_clients import FLOOD, flood
+from .protocol_server import ProtocolServer
 from .results import Hint, Result, Solution
 from .runs import run_tutorial_client, serve_tutorial_clients, show_error
-from .server import (
-    check_accept_wrapper,
-    check_listening_socket,
-    check_mask_names,
-    check_register_listening,
-    check_service_connection,
-)
+from .server import check_accept_wrapper, check_service_connection
 from .trial import CALL_TIMEOUT
 
 __all__ = [

@@ -18,7 +18,8 @@ from ..i18n import _
 from ..run.background import BackgroundServer
 from ..run.client import run_client
 from ..watch.recorder import Recorder
-from .trial import HOST, NET_TIMEOUT, READ, WRITE, Wrong, learner_frames
+from .tracebacks import learner_frames
+from .trial import HOST, NET_TIMEOUT, READ, WRITE, Wrong
 
 __all__ = ["blocking_hint", "check_closed", "events_of", "expect_return", "is_registered", "mask_words",
            "recv_upto", "reference_client", "reference_server", "serve_clients", "wait_key"]

@@ -37,7 +37,7 @@ from ..i18n import _
 from ..run.background import BackgroundServer
 from ..run.client import run_client
 from ..watch.recorder import Recorder
-from .trial import format_frames, learner_frames
+from .tracebacks import format_frames, learner_frames
 
 __all__ = ["LOG_LINES", "error_meaning", "run_tutorial_client", "serve_tutorial_clients", "show_error"]
 

@@ -2,17 +2,10 @@
 
 Why a copy
 ----------
-The tutorial's functions use a module-level selector, ``sel``.  A check must
-not register its test sockets in *your* ``sel``, nor close it, so you pass
-your function **and** your ``sel`` in, and :meth:`Trial.rebind` makes a
-*copy* of your function in which every global name bound to that selector
-(normally just ``sel``) means a fresh ``Recorder(selectors.DefaultSelector())``
-of the check's own.  The same is done for a default argument or an enclosing
-variable holding it, and for the functions defined beside yours that it
-calls.  In the copy, ``print`` writes into the check's transcript instead of
-the notebook.  Your variables are read only to make that copy, and never
-changed; a selector your code reaches some other way (an attribute, another
-module) is not replaced.
+A check must not register its test sockets in *your* ``sel``, nor close it:
+:meth:`Trial.rebind` makes a *copy* of your function in which your selector
+is a fresh one of the check's own, and ``print`` writes into the check's
+transcript (module ``rebind`` tells how).
 
 Why a worker thread
 -------------------
@@ -33,34 +26,27 @@ and a hint) or :class:`NotAttempted`; :func:`run_check` turns that into a
 :class:`Result` and always closes the trial's sockets and selectors.
 """
 
-import asyncio
 import contextlib
 import functools
-import pathlib
 import selectors
 import socket
-import sysconfig
 import threading
-import traceback
 import types
 
 from ..i18n import _
 from ..run.unstick import unstick
 from ..watch.recorder import Recorder
+from .rebind import rebind, uses_selector
 from .results import Result
+from .tracebacks import learner_frames, learner_traceback
 
 __all__ = ["CALL_TIMEOUT", "HOST", "NET_TIMEOUT", "READ", "WRITE",  # the checks' constants
-           "CallTimeout", "NotAttempted", "StopLoop", "Trial", "Wrong", "run_check",  # what a check's body uses
-           "format_frames", "learner_frames", "learner_traceback"]
+           "CallTimeout", "NotAttempted", "StopLoop", "Trial", "Wrong", "run_check"]  # what a check's body uses
 
 CALL_TIMEOUT = 2.0  # seconds one call of the learner's function may take
 NET_TIMEOUT = 2.0  # seconds for any network wait of the check
 HOST = "127.0.0.1"
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
-_HERE = str(pathlib.Path(__file__).resolve().parents[1]) + "/"  # echo_lab's frames: not the learner's
-_ASYNCIO = str(pathlib.Path(asyncio.__file__).parent) + "/"  # nor asyncio's, calling a Protocol's methods
-_STDLIB = str(pathlib.Path(sysconfig.get_paths()["stdlib"])) + "/"  # nor socket.py's, selectors.py's...
-_PACKAGES = ("/site-packages/", "/dist-packages/")  # nor an installed library's
 
 
 class Wrong(Exception):
@@ -79,46 +65,6 @@ class CallTimeout(BaseException):
 
 class StopLoop(BaseException):
     """Raised by the event-loop check's handlers to end the learner's ``while True`` loop."""
-
-
-def _is_learners(filename):
-    """Is this frame's file the learner's (a notebook cell, a module of their own)?"""
-    return (not filename.startswith((_HERE, _ASYNCIO, _STDLIB)) and not filename.endswith("threading.py")
-            and not any(folder in filename for folder in _PACKAGES))
-
-
-def learner_frames(exc):
-    """The frames of ``exc``'s traceback in the learner's code: not this package's, not Python's own
-    (``socket.py`` raising for the learner's ``sock.recv``), not an installed library's."""
-    return [f for f in traceback.extract_tb(exc.__traceback__) if _is_learners(f.filename)]
-
-
-def _cell_name(filename):
-    """'Cell In[6]' for code run in a notebook cell (as IPython names it in its tracebacks), else None."""
-    try:
-        from IPython import get_ipython
-        shell = get_ipython()
-        named = shell.compile.format_code_name(filename) if shell is not None else None
-    except Exception:  # not in IPython, or an IPython that names cells otherwise
-        named = None
-    return " ".join(named) if named else None
-
-
-def format_frames(frames):
-    """Traceback lines for ``frames``: where (a notebook cell by its number), then the line itself."""
-    lines = []
-    for frame in frames:
-        where = _cell_name(frame.filename) or f'File "{frame.filename}"'
-        lines.append(f"  {where}, line {frame.lineno}, in {frame.name}\n")
-        if frame.line:
-            lines.append(f"    {frame.line.strip()}\n")
-    return lines
-
-
-def learner_traceback(exc):
-    """The traceback of ``exc`` with the learner's frames only (see :func:`learner_frames`)."""
-    lines = format_frames(learner_frames(exc)) + traceback.format_exception_only(type(exc), exc)
-    return "Traceback (most recent call last):\n" + "".join(lines)
 
 
 def _quiet_close(sock):
@@ -186,33 +132,10 @@ class Trial:
 
         ``replace`` puts other globals in the copy (the event loop's handlers).
         """
-        mine = self.learner_sel
-
-        def swap(value):
-            return sel if value is mine else value
-
-        old = fn.__globals__
-        new = dict(old)
-        for name, value in old.items():
-            if value is mine:
-                new[name] = sel
-        new["print"] = self.print
-        for name, value in old.items():  # helpers defined beside fn use the copy too
-            if isinstance(value, types.FunctionType) and value.__globals__ is old and name not in replace:
-                new[name] = _copy_function(value, new, swap)
-        new.update(replace)
-        return _copy_function(fn, new, swap)
+        return rebind(fn, self.learner_sel, sel, self.print, replace)
 
     def uses_learner_sel(self, fn):
-        mine = self.learner_sel
-        cells = []
-        for cell in fn.__closure__ or ():
-            with contextlib.suppress(ValueError):
-                cells.append(cell.cell_contents)
-        return (any(v is mine for v in fn.__globals__.values())
-                or any(v is mine for v in (fn.__defaults__ or ()))
-                or any(v is mine for v in (fn.__kwdefaults__ or {}).values())
-                or any(v is mine for v in cells))
+        return uses_selector(fn, self.learner_sel)
 
     def call(self, fn, *args, name=None, on_error=None, timeout=CALL_TIMEOUT):
         """Call ``fn(*args)`` on a worker thread, bounded; return its value.
@@ -279,24 +202,6 @@ class Trial:
             sel.close()
         for sock in self.sockets:
             _quiet_close(sock)
-
-
-def _copy_function(fn, globals_, swap):
-    closure = None
-    if fn.__closure__:
-        cells = []
-        for cell in fn.__closure__:
-            try:
-                cells.append(types.CellType(swap(cell.cell_contents)))
-            except ValueError:  # an empty cell
-                cells.append(cell)
-        closure = tuple(cells)
-    defaults = tuple(swap(v) for v in fn.__defaults__) if fn.__defaults__ else fn.__defaults__
-    copy = types.FunctionType(fn.__code__, globals_, fn.__name__, defaults, closure)
-    if fn.__kwdefaults__:
-        copy.__kwdefaults__ = {k: swap(v) for k, v in fn.__kwdefaults__.items()}
-    copy.__qualname__ = fn.__qualname__
-    return copy
 
 
 def run_check(exercise, body, functions, sel, needs_sel=True):

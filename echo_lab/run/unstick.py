@@ -2,7 +2,7 @@
 
 Used where a learner's code runs on a thread of ours: the background server's
 loop (:mod:`echo_lab.run.background`) and a check's call (:mod:`echo_lab.checks.trial`,
-:mod:`echo_lab.checks.protocol`).  Shutting a socket down wakes a blocking
+:mod:`echo_lab.checks.protocol_server`).  Shutting a socket down wakes a blocking
 ``recv`` or ``accept``; an endless Python loop gets an exception raised inside
 it (``PyThreadState_SetAsyncExc``, as Ctrl-C would).  A thread stuck where
 neither reaches (``time.sleep(1000)``) is left running.
