@@ -10,6 +10,7 @@ The package's folders are its parts:
 * :mod:`echo_lab.checks`: checking a learner's functions, with hints.
 * :mod:`echo_lab.bench`: measuring the servers against each other.
 * ``python -m echo_lab`` (:mod:`echo_lab.__main__`): the tutorial's two scripts.
+* :mod:`echo_lab.net`: socket helpers they share; :mod:`echo_lab.i18n`: English or Chinese messages.
 
 What lessons type is here: ``from echo_lab import BackgroundServer, Recorder,
 run_client, seed``.  ``draw``, ``widgets`` and ``charts`` are

@@ -22,7 +22,7 @@ import socket
 import sys
 import time
 
-from . import fixed, seed
+from . import fixed, net, seed
 
 USAGE = {
     "server": "usage: python -m echo_lab server <host> <port> [--fixed]",
@@ -114,7 +114,7 @@ def serve(host, port, use_fixed=False):
     try:  # one try from the first line printed: Ctrl-C at any moment ends cleanly
         try:  # resolve first: an unknown host gets its error, and no warning
             address = _bind_address(host, port)
-            if not fixed.is_loopback(address):
+            if not net.is_loopback(address):
                 shown = host if address == host else f"{host} ({address})"
                 _eprint(f"warning: listening on {shown}: this echo server will accept anyone "
                         "who can reach that address")
@@ -135,7 +135,7 @@ def serve(host, port, use_fixed=False):
                 "error handling; --fixed has)")
         return 1
     finally:
-        fixed.close_all(sel)
+        net.close_all(sel)
 
 
 def connect(host, port, num_connections, use_fixed=False, timeout=None):
@@ -172,7 +172,7 @@ def connect(host, port, num_connections, use_fixed=False, timeout=None):
         return 1
     finally:
         if sel.get_map() is not None:
-            fixed.close_all(sel)
+            net.close_all(sel)
 
 
 def main(argv=None):

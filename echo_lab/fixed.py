@@ -27,20 +27,21 @@ functions), so a lesson can put the two side by side.  What changes, and why:
   while the old connections sit in TIME_WAIT.  (On Linux the connections
   keep the option of the socket they came from: after the tutorial's
   server, which does not set it, the port stays taken for about 60 s.)
-* **Clean shutdown.**  :func:`close_all` unregisters and closes every socket.
+* **Clean shutdown.**  :func:`close_all` (from :mod:`echo_lab.net`) unregisters and
+  closes every socket.
 * **The client** checks the result of ``connect_ex`` and the socket's
   ``SO_ERROR`` when the connect completes, reports a failed connection in one
   line, and :func:`fixed_client_loop` gives up after a timeout.
 """
 
 import errno
-import ipaddress
 import os
 import selectors
 import socket
 import time
 import types
 
+from .net import close_all, short_repr
 from .seed import messages
 
 __all__ = [
@@ -50,9 +51,7 @@ __all__ = [
     "fixed_server_functions",
     "fixed_client_functions",
     "fixed_client_loop",
-    "close_all",
-    "is_loopback",
-    "short_repr",
+    "close_all",  # from echo_lab.net: the clean shutdown, as lessons name it here
 ]
 
 MAX_OUTB = 256 * 1024  # per connection: stop reading from a client past this
@@ -60,35 +59,6 @@ RECV_SIZE = 64 * 1024
 ACCEPTS_PER_WAKEUP = 64  # accept a burst in one pass, but don't starve the rest
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
-
-
-def is_loopback(host):
-    """True for addresses only this machine can reach: 127.0.0.0/8 in any spelling
-    ``bind`` takes ('127.0.0.1', '127.1', 'localhost', a name that resolves there) and ::1.
-
-    False for '' (``bind``'s every interface), any other address, and a host
-    that does not resolve.
-    """
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    if not host:
-        return False
-    try:  # the servers' sockets are IPv4: bind((host, port)) uses the first IPv4 address
-        address = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
-    except (OSError, UnicodeError):
-        return False
-    return ipaddress.ip_address(address).is_loopback
-
-
-def short_repr(data, limit=80):
-    """``repr(data)``, cut to about ``limit`` characters with the length said."""
-    if len(data) <= limit:
-        return repr(bytes(data))
-    return f"{bytes(data[:limit])!r}... ({len(data)} bytes)"
 
 
 def fixed_listening_socket(sel, host, port, print=print, backlog=1024):
@@ -110,14 +80,6 @@ def fixed_listening_socket(sel, host, port, print=print, backlog=1024):
     lsock.setblocking(False)
     sel.register(lsock, READ, data=None)
     return lsock
-
-
-def close_all(sel):
-    """Unregister and close every socket in ``sel``, then close ``sel``."""
-    for key in list(sel.get_map().values()):
-        sel.unregister(key.fileobj)
-        key.fileobj.close()
-    sel.close()
 
 
 def _send(sock, payload):

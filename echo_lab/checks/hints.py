@@ -4,11 +4,17 @@ Kept apart from the checks so that changing a hint means reading text, not
 socket code.  A hint goes from a nudge to nearly the code; the solution is
 the code between the solution notebook's markers (``tests/test_checks.py``,
 ``tests/test_checks_framing.py`` and ``tests/test_checks_protocol.py``
-check that the two agree).
+check that the two agree).  Where an exercise is one of the tutorial's
+functions as :mod:`echo_lab.seed` holds it, its solution is that function's
+source, read from there, not written again here.
 """
 
+import ast
+import inspect
+import textwrap
 import types
 
+from .. import seed
 from ..i18n import _
 from .results import Hint, Solution
 
@@ -17,6 +23,16 @@ __all__ = ["EXERCISES", "Exercise", "hint", "solution"]
 
 class Exercise(types.SimpleNamespace):
     """``name``, ``hints`` (from a nudge to nearly the code) and ``solution`` (code)."""
+
+
+def _seed_function(factory, name):
+    """The source of the function ``name`` that ``factory`` (of :mod:`echo_lab.seed`) defines, dedented:
+    the tutorial's function as a notebook writes it, at the top level."""
+    source = textwrap.dedent(inspect.getsource(factory))
+    for node in ast.parse(source).body[0].body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return textwrap.dedent("\n".join(source.splitlines()[node.lineno - 1:node.end_lineno]))
+    raise LookupError(f"{factory.__name__} defines no function {name}")
 
 
 def _texts(_):
@@ -103,14 +119,7 @@ def event_loop():
                   "then `sel.register(conn, events, data=data)`. The tutorial also prints "
                     "`'accepted connection from', addr`."),
             ),
-            solution="""\
-def accept_wrapper(sock):
-    conn, addr = sock.accept()  # Should be ready to read
-    print('accepted connection from', addr)
-    conn.setblocking(False)
-    data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')
-    events = selectors.EVENT_READ | selectors.EVENT_WRITE
-    sel.register(conn, events, data=data)""",
+            solution=_seed_function(seed.server_functions, "accept_wrapper"),
         ),
         "service_connection": Exercise(
             name="service_connection",
@@ -123,23 +132,7 @@ def accept_wrapper(sock):
                 _("For WRITE: `if data.outb:` then `sent = sock.send(data.outb)` and "
                   "`data.outb = data.outb[sent:]` (send may take only part of it)."),
             ),
-            solution="""\
-def service_connection(key, mask):
-    sock = key.fileobj
-    data = key.data
-    if mask & selectors.EVENT_READ:
-        recv_data = sock.recv(1024)  # Should be ready to read
-        if recv_data:
-            data.outb += recv_data
-        else:
-            print('closing connection to', data.addr)
-            sel.unregister(sock)
-            sock.close()
-    if mask & selectors.EVENT_WRITE:
-        if data.outb:
-            print('echoing', repr(data.outb), 'to', data.addr)
-            sent = sock.send(data.outb)  # Should be ready to write
-            data.outb = data.outb[sent:]""",
+            solution=_seed_function(seed.server_functions, "service_connection"),
         ),
         "start_connections": Exercise(
             name="start_connections",
@@ -152,22 +145,7 @@ def service_connection(key, mask):
                   "recv_total=0, messages=list(messages), outb=b'')` and "
                     "`sel.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, data=data)`."),
             ),
-            solution="""\
-def start_connections(host, port, num_conns):
-    server_addr = (host, port)
-    for i in range(0, num_conns):
-        connid = i + 1
-        print('starting connection', connid, 'to', server_addr)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        sock.connect_ex(server_addr)
-        events = selectors.EVENT_READ | selectors.EVENT_WRITE
-        data = types.SimpleNamespace(connid=connid,
-                                     msg_total=sum(len(m) for m in messages),
-                                     recv_total=0,
-                                     messages=list(messages),
-                                     outb=b'')
-        sel.register(sock, events, data=data)""",
+            solution=_seed_function(seed.client_functions, "start_connections"),
         ),
         "client_service_connection": Exercise(
             name="client_service_connection",
@@ -179,26 +157,7 @@ def start_connections(host, port, num_conns):
                 _("WRITE: `if not data.outb and data.messages: data.outb = data.messages.pop(0)`, then "
                   "`if data.outb:` send it and keep the rest: `data.outb = data.outb[sent:]`."),
             ),
-            solution="""\
-def service_connection(key, mask):
-    sock = key.fileobj
-    data = key.data
-    if mask & selectors.EVENT_READ:
-        recv_data = sock.recv(1024)  # Should be ready to read
-        if recv_data:
-            print('received', repr(recv_data), 'from connection', data.connid)
-            data.recv_total += len(recv_data)
-        if not recv_data or data.recv_total == data.msg_total:
-            print('closing connection', data.connid)
-            sel.unregister(sock)
-            sock.close()
-    if mask & selectors.EVENT_WRITE:
-        if not data.outb and data.messages:
-            data.outb = data.messages.pop(0)
-        if data.outb:
-            print('sending', repr(data.outb), 'to connection', data.connid)
-            sent = sock.send(data.outb)  # Should be ready to write
-            data.outb = data.outb[sent:]""",
+            solution=_seed_function(seed.client_functions, "service_connection"),
         ),
         "bug_hunt": Exercise(
             name="bug_hunt",

@@ -37,7 +37,7 @@ import time
 import warnings
 from collections import deque
 
-from .. import fixed, seed
+from .. import fixed, net, seed
 from ..watch.recorder import Recorder
 from .threadout import route_stdout, unroute_stdout
 from .unstick import unstick
@@ -116,7 +116,7 @@ class BackgroundServer:
     def _start_reference(self, kind, host, port, record, capacity):
         if kind not in ("seed", "fixed"):
             raise ValueError(f'kind must be "seed" or "fixed", not {kind!r}')
-        if not fixed.is_loopback(host):
+        if not net.is_loopback(host):
             warnings.warn(f"listening on {host}: this echo server will accept anyone who can reach "
                           "that address", stacklevel=3)
         for other in list(_running):  # re-running a cell: free the port it held

@@ -12,7 +12,7 @@ import selectors
 import time
 import types
 
-from .. import fixed, seed
+from .. import fixed, net, seed
 from ..watch.recorder import Recorder
 
 __all__ = ["ClientResult", "run_client"]
@@ -65,7 +65,7 @@ def run_client(address, num_conns=2, kind="seed", *, messages=seed.messages, tim
         result.finished = not result.timed_out and not result.failures
     finally:
         if loop_sel.get_map() is not None:
-            fixed.close_all(loop_sel)
+            net.close_all(loop_sel)
     result.recorder = loop_sel
     result.sent = sum(e.nbytes for e in loop_sel.events("send"))
     result.received = sum(e.nbytes for e in loop_sel.events("recv"))

@@ -1,0 +1,43 @@
+"""Socket helpers the whole package shares: is a host loopback, close a selector's sockets, show bytes short."""
+
+import ipaddress
+import socket
+
+__all__ = ["close_all", "is_loopback", "short_repr"]
+
+
+def is_loopback(host):
+    """True for addresses only this machine can reach: 127.0.0.0/8 in any spelling
+    ``bind`` takes ('127.0.0.1', '127.1', 'localhost', a name that resolves there) and ::1.
+
+    False for '' (``bind``'s every interface), any other address, and a host
+    that does not resolve.
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    if not host:
+        return False
+    try:  # the servers' sockets are IPv4: bind((host, port)) uses the first IPv4 address
+        address = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+    except (OSError, UnicodeError):
+        return False
+    return ipaddress.ip_address(address).is_loopback
+
+
+def close_all(sel):
+    """Unregister and close every socket in ``sel``, then close ``sel``."""
+    for key in list(sel.get_map().values()):
+        sel.unregister(key.fileobj)
+        key.fileobj.close()
+    sel.close()
+
+
+def short_repr(data, limit=80):
+    """``repr(data)``, cut to about ``limit`` characters with the length said."""
+    if len(data) <= limit:
+        return repr(bytes(data))
+    return f"{bytes(data[:limit])!r}... ({len(data)} bytes)"
