@@ -18,9 +18,13 @@ notebook and a background thread can each have their own selector
     lsock = listening_socket(sel, '127.0.0.1', 0)
     event_loop(sel, accept_wrapper, service_connection)
 
-This module is the course's one copy of the tutorial's code: the exercises'
-solutions are these functions' source (:mod:`echo_lab.checks.hints`), and
-``tests/test_tutorial_code.py`` checks every line against the tutorial's text.
+This module is the course's one copy of the tutorial's code.  The solutions
+of the four handler exercises (``accept_wrapper``, ``service_connection``,
+``start_connections`` and the client's ``service_connection``) are these
+functions' source; :mod:`echo_lab.checks.hints` writes ``listening_socket``
+and ``event_loop`` in the exercises' own shape.
+``tests/test_tutorial_code.py`` checks this module and those solutions
+against the tutorial's text.
 """
 
 import selectors

@@ -24,25 +24,6 @@ def by_gid(fig, gid):
     return found[0]
 
 
-def test_cuts_lays_each_row_along_the_stream():
-    fig = charts.cuts({"send() calls": [300, 9000, 40], "recv(4096) results": [4096, 4096, 1148]}, "a title")
-    sends = by_gid(fig, "cut send() calls")
-    starts = sorted(path.vertices[:, 0].min() for path in sends.get_paths())
-    assert starts == [0, 300, 9300]  # each piece starts where the one before ended
-    assert len(by_gid(fig, "cut recv(4096) results").get_paths()) == 3
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["send() calls", "recv(4096) results"]
-    assert ax.get_title() == "a title"
-    assert ax.get_xlim()[1] >= 9340
-
-
-def test_cuts_refuses_nothing_and_empty_pieces():
-    with pytest.raises(ValueError):
-        charts.cuts({})
-    with pytest.raises(ValueError, match="at least one byte"):
-        charts.cuts({"recv": [10, 0]})
-
-
 def test_outb_draws_each_server_in_mib_and_the_limit():
     fig = charts.outb({"tutorial's server": [(0.0, 0), (0.5, 2 * 2**20)], "fixed server": [(0.0, 0), (0.5, 2**18)]},
                       limit=2**18)

@@ -20,7 +20,7 @@ import nbformat
 import pytest
 
 from echo_lab import Recorder, checks, seed
-from echo_lab.checks.client import MSG1, MSG2
+from echo_lab.checks.client_functions import MSG1, MSG2
 from echo_lab.checks.observe import mask_words
 
 pytestmark = pytest.mark.usefixtures("no_server_left")

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from echo_lab import checks
-from echo_lab.checks import check_take_messages, frame, frames, hint, reference_take_messages, solution
+from echo_lab.checks import check_take_messages, frame, hint, reference_take_messages, solution, wire
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOLUTION_NOTEBOOK = ROOT / "solutions" / "09-message-reader.ipynb"
@@ -220,26 +220,26 @@ def test_the_solution_is_the_solution_notebooks_code():
 
 def test_the_reference_reader_takes_any_cut():
     messages = [b"one", b"", b"x" * 5000, b"last"]
-    wire = b"".join(frame(m) for m in messages)
-    for step in (1, 2, 3, 7, 4096, len(wire)):
+    stream = b"".join(frame(m) for m in messages)
+    for step in (1, 2, 3, 7, 4096, len(stream)):
         data, taken = types.SimpleNamespace(inb=bytearray()), []
-        for start in range(0, len(wire), step):
-            data.inb += wire[start:start + step]
+        for start in range(0, len(stream), step):
+            data.inb += stream[start:start + step]
             taken += reference_take_messages(data)
         assert taken == messages and not data.inb, step
     with pytest.raises(ValueError):
         reference_take_messages(types.SimpleNamespace(inb=bytearray(b"\xff\xff\xff\xff")))
     data = types.SimpleNamespace(inb=bytearray(struct.pack("!I", 2 * 1024 * 1024) + b"xx"))
-    assert reference_take_messages(data, max_message=frames.TOO_LONG) == [] and len(data.inb) == 6
+    assert reference_take_messages(data, max_message=wire.TOO_LONG) == [] and len(data.inb) == 6
 
 
 def test_the_reference_reader_is_the_solution_with_the_notebooks_globals():
-    # frames defines reference_take_messages from solution("take_messages") with its own HEADER and
+    # wire defines reference_take_messages from solution("take_messages") with its own HEADER and
     # MAX_MESSAGE: they must be the ones the notebook defines before its take_messages cell.
     nb = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
     cell = next(c.source for c in nb.cells if c.cell_type == "code" and "HEADER = " in c.source)
     namespace = {"struct": struct, "print": lambda *args: None}
     exec(cell, namespace)
-    assert namespace["HEADER"].format == frames.HEADER.format
-    assert namespace["MAX_MESSAGE"] == frames.MAX_MESSAGE
+    assert namespace["HEADER"].format == wire.HEADER.format
+    assert namespace["MAX_MESSAGE"] == wire.MAX_MESSAGE
     assert namespace["frame"](b"Message 1 from client.") == frame(b"Message 1 from client.")

@@ -14,7 +14,7 @@ import pytest
 import test_checks
 
 from echo_lab import i18n, seed, stop_all
-from echo_lab.checks import check_accept_wrapper, hint, runs, serve_tutorial_clients, show_error, solution
+from echo_lab.checks import check_accept_wrapper, hint, serve_tutorial_clients, show_error, solution, tracebacks
 
 CATALOG = i18n.LOCALE / "zh_CN" / "LC_MESSAGES" / "echo_lab.po"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -119,7 +119,7 @@ def test_run_cells_print_chinese(chinese, capsys):
     accept_wrapper, _ = seed.server_functions(ns["sel"], print=lambda *args: None)
     serve_tutorial_clients(ns["sel"], accept_wrapper, ns["service_connection"])
     assert "2 个客户端发送了 88 字节，收回了 88 字节\n" in capsys.readouterr().out
-    assert runs.error_meaning(ConnectionRefusedError()) == "没有谁接受这个连接：该地址上没有监听 socket。"
+    assert tracebacks.error_meaning(ConnectionRefusedError()) == "没有谁接受这个连接：该地址上没有监听 socket。"
 
 
 # ---------------------------------------------------------------------------

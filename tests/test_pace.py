@@ -1,10 +1,11 @@
 """The course at a learner's pace: tools/pace.py over every notebook, and the runner's own checks.
 
 nbval runs each cell straight after the last.  These tests run the notebooks
-the way people do: every code cell twice in a row (lessons, exercises,
-solutions), a pause after every cell (the lessons, all at once), and a kernel
-restart halfway (the lessons).  The paced run mostly sleeps, so it runs in the
-background while the others go on.
+the way people do: every code cell twice in a row (lessons and solutions;
+tests/test_make_exercises.py runs each unfinished exercise twice), a pause
+after every cell (the lessons, all at once), and a kernel restart halfway
+(the lessons).  The paced run mostly sleeps, so it runs in the background
+while the others go on.
 """
 
 import pathlib
@@ -19,7 +20,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACE = ROOT / "tools" / "pace.py"
 PAUSE = "3"  # seconds: more than the few-second waits that used to race the reader
-FOLDERS = ["notebooks", "exercises", "solutions"]
+FOLDERS = ["notebooks", "solutions"]
 
 
 def pace(*args, timeout=600):

@@ -23,6 +23,7 @@ The package, one job a module:
 * :mod:`~echo_lab.bench.measuring`: a server process, the load client against it, and what
   ``/proc`` says the server used (CPU, memory, sockets);
 * :mod:`~echo_lab.bench.build`: compiling ``loadgen.c`` once, cached by a hash;
+* :mod:`~echo_lab.bench.load`: the load client in Python, for where ``loadgen.c`` cannot be built;
 * :mod:`~echo_lab.bench.report`: ``python -m echo_lab bench``: the rounds, the table, the ratios.
 """
 

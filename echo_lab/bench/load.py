@@ -18,8 +18,10 @@ import socket
 import sys
 import time
 
+__all__ = ["drive", "main"]
 
-def run_load(host, port, conns=100, size=64, seconds=2.0, max_messages=10_000_000, connect_timeout=5.0):
+
+def drive(host, port, conns=100, size=64, seconds=2.0, max_messages=10_000_000, connect_timeout=5.0):
     """Drive the echo server at ``(host, port)``; return a dict of figures."""
     sel = selectors.DefaultSelector()
     payload = b"x" * size
@@ -80,7 +82,7 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--seconds", type=float, default=2.0)
     args = p.parse_args(argv)
-    print(json.dumps(run_load(args.host, args.port, args.conns, args.size, args.seconds)))
+    print(json.dumps(drive(args.host, args.port, args.conns, args.size, args.seconds)))
     return 0
 
 

@@ -72,7 +72,7 @@ class Server:
 
     def __init__(self, kind):
         self.kind = kind
-        self.proc = subprocess.Popen([sys.executable, "-c", f"from echo_lab.bench import serve_forever; "
+        self.proc = subprocess.Popen([sys.executable, "-c", f"from echo_lab.bench.servers import serve_forever; "
                                       f"serve_forever({kind!r})"], stdout=subprocess.PIPE, text=True)
         ready, _, _ = select.select([self.proc.stdout], [], [], START_TIMEOUT)
         line = self.proc.stdout.readline() if ready else ""  # the port, once listening

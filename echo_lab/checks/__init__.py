@@ -33,32 +33,31 @@ The modules, each readable on its own:
 * ``trial``: running the learner's function, bounded, on a worker thread, and
   turning what a check saw into a ``Result``;
 * ``rebind``: the copy of the learner's function that uses the check's selector;
-* ``tracebacks``: the learner's frames of a traceback, and how they are shown;
+* ``tracebacks``: an error of the learner's code as it is shown: the learner's frames
+  of its traceback, and what it means (``show_error``);
 * ``observe``: what several checks look at (socket waits, the selector's record,
   a background server);
 * ``listening``: the listening socket, its registration, a mask's bits (01, 02);
-* ``server``: the server's handlers (04, 05);
+* ``server_functions``: the server's handlers (04, 05);
 * ``event_loop``: the loop (03), run on a thread with the check's handlers;
-* ``client``: the client's functions (06, 07);
+* ``client_functions``: the client's functions (06, 07);
 * ``bughunt``: the always-WRITE busy loop (08);
 * ``framing``: the length-prefixed message reader, ``take_messages`` (09), looked
   at on buffers (``framing_direct``) and in a server (``framing_server``);
-* ``frames``: lesson 10's messages on the wire, ``frame`` and the check's own
+* ``wire``: lesson 10's messages on the wire, ``frame`` and the check's own
   reader, ``reference_take_messages`` (the solution's code, run);
 * ``protocol``: the asyncio ``EchoProtocol`` that pushes back (10);
 * ``protocol_server``: ``ProtocolServer``, a protocol class served on a loop thread;
 * ``protocol_clients``: the clients sent to it (``flood`` and others), each bounded;
 * ``runs``: what the exercises' run cells print (``serve_tutorial_clients``,
-  ``run_tutorial_client``, ``show_error``): numbers, and errors shown as the
-  checks show them.
+  ``run_tutorial_client``): numbers, and errors shown as the checks show them.
 """
 
 # What the exercises, lessons and teachers import; each checker's own constants and the
-# shared machinery stay in their modules (echo_lab.checks.client.MSG1, echo_lab.checks.trial.Wrong...).
+# shared machinery stay in their modules (echo_lab.checks.client_functions.MSG1, echo_lab.checks.trial.Wrong...).
 from .bughunt import check_bug_hunt
-from .client import check_client_service_connection, check_start_connections
+from .client_functions import check_client_service_connection, check_start_connections
 from .event_loop import check_event_loop
-from .frames import frame, reference_take_messages
 from .framing import check_take_messages
 from .hints import EXERCISES, hint, solution
 from .listening import check_listening_socket, check_mask_names, check_register_listening
@@ -66,9 +65,11 @@ from .protocol import BOUND, check_echo_protocol
 from .protocol_clients import FLOOD, flood
 from .protocol_server import ProtocolServer
 from .results import Hint, Result, Solution
-from .runs import run_tutorial_client, serve_tutorial_clients, show_error
-from .server import check_accept_wrapper, check_service_connection
+from .runs import run_tutorial_client, serve_tutorial_clients
+from .server_functions import check_accept_wrapper, check_service_connection
+from .tracebacks import show_error
 from .trial import CALL_TIMEOUT
+from .wire import frame, reference_take_messages
 
 __all__ = [
     "BOUND",

@@ -1,37 +1,19 @@
 """Exercise 09's check: the message reader ``take_messages``, beyond the tutorial.
 
-Lesson 10 frames each message as a 4-byte big-endian length and the payload
-(``struct.pack('!I', len(payload)) + payload``), and takes complete messages
-out of a connection's receive buffer with ``take_messages(data)``.  Exercise
-09 asks the learner to write that function; this module checks it::
+Lesson 10 puts each message on the wire as a 4-byte big-endian length and
+the payload; exercise 09 asks for ``take_messages(data)``, which takes the
+complete messages out of a connection's receive buffer::
 
     from echo_lab.checks import check_take_messages, hint, solution
 
     check_take_messages(take_messages)   # -> a Result, shown in the notebook
-    hint("take_messages")                # graded hints, as for every exercise
-    solution("take_messages")
 
-Its hints and solution are in ``hints``, beside the others.  The check
-takes no ``sel``: the function touches no selector.  It looks at the function
-in two ways:
-
-* **Directly**, on buffers it builds (``framing_direct``): nothing there yet,
-  a header alone, part of a payload, one message, several at once (an empty
-  one among them), one byte at a time, and a header announcing 4 GiB (which
-  must raise ``ValueError``).  After each call it looks at what is left in
-  ``data.inb``.
-* **Over real sockets** (``framing_server``): a message server in a
-  :class:`BackgroundServer`, whose ``service_connection`` calls the learner's
-  function and answers each message with the message reversed, is sent
-  messages one byte per ``send``, all in one ``send``, and in odd pieces.
-  The check's client reads the replies with its own reader (``frames``), so
-  a wrong answer is the learner's function.
-
-Every wait is bounded.  Each direct call runs on a worker thread for at most
-:data:`CALL_TIMEOUT` seconds (:meth:`Trial.call`); a loop that never ends
-(the usual cause: the message is never taken out of ``data.inb``) gets an
-exception raised inside it and is reported.  Every socket wait has a timeout,
-and the server runs only after the direct calls have passed.
+:func:`check_take_messages` takes no ``sel`` (the function touches no
+selector) and runs two checks in turn: the function called directly on
+buffers the check builds (:mod:`~echo_lab.checks.framing_direct`), then, if
+that passed, a server that uses it, over real sockets
+(:mod:`~echo_lab.checks.framing_server`).  Its hints and solution are in
+``hints``, beside the others.
 """
 
 from ..i18n import _

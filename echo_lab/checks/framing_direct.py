@@ -10,18 +10,18 @@ and raises :class:`Wrong` with what was wrong and a hint.
 Each call runs on a worker thread for at most :data:`CALL_TIMEOUT` seconds
 (:meth:`Trial.call`); a loop that never ends (the usual cause: the message
 is never taken out of ``data.inb``) gets an exception raised inside it and
-is reported.  :func:`error_name` and :func:`hint_for_messages` are also how
-``framing_server`` words what a server using the function got wrong.
+is reported.  :func:`hint_for_messages` is also how ``framing_server``
+words what a server using the function got wrong.
 """
 
 import types
 
 from ..i18n import _
-from .frames import HEADER, MESSAGES, TOO_LONG, frame
-from .tracebacks import learner_traceback
+from .tracebacks import error_name, learner_traceback
 from .trial import CALL_TIMEOUT, NotAttempted, Wrong
+from .wire import HEADER, MESSAGES, TOO_LONG, frame
 
-__all__ = ["check_on_buffers", "error_name", "hint_for_messages"]
+__all__ = ["check_on_buffers", "hint_for_messages"]
 
 
 def _call(trial, function, data, what):
@@ -45,12 +45,6 @@ def _call(trial, function, data, what):
     if isinstance(error, NotImplementedError):
         raise NotAttempted("take_messages")
     return result, error
-
-
-def error_name(exc):
-    """'ValueError', 'struct.error': an exception's type as the learner would write it."""
-    kind = type(exc)
-    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
 def _show(buffer, limit=40):

@@ -18,10 +18,10 @@ import types
 from ..i18n import _
 from ..run.background import BackgroundServer
 from ..watch.recorder import Recorder
-from .frames import MESSAGES, TOO_LONG, frame, reference_take_messages
-from .framing_direct import error_name, hint_for_messages
-from .tracebacks import learner_traceback
+from .framing_direct import hint_for_messages
+from .tracebacks import error_name, learner_traceback
 from .trial import NET_TIMEOUT, READ, WRITE, Wrong
+from .wire import MESSAGES, TOO_LONG, frame, reference_take_messages
 
 __all__ = ["check_over_sockets"]
 

@@ -1,7 +1,8 @@
 """What several checks look at: sockets, the selector's record, a background server.
 
-Shared by the checks of the server (``server``, ``event_loop``), of the
-client (``client``) and of the bug hunt: waiting until a socket is ready or
+Shared by the checks of the listening socket (``listening``: 01, 02), of
+the server (``server_functions``, ``event_loop``), of the client
+(``client_functions``) and of the bug hunt: waiting until a socket is ready or
 some bytes came (never longer than :data:`NET_TIMEOUT`), reading from the
 :class:`Recorder` what happened to a socket (was it unregistered, then
 closed?), serving the tutorial's clients with the learner's handlers on a

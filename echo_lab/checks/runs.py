@@ -7,7 +7,7 @@ then contradicts.  So the run cells print what happened, in numbers (bytes
 sent and echoed, connections left open), never a bare ``True``; and an
 exception from the learner's code is shown as a check shows it: the
 learner's own lines (not ``echo_lab``'s, not Python's ``socket.py``) and one
-line on what it means::
+line on what it means (:func:`~echo_lab.checks.tracebacks.show_error`)::
 
     from echo_lab.checks import run_tutorial_client, serve_tutorial_clients, show_error
 
@@ -27,95 +27,19 @@ Interrupt stops it.
 """
 
 import contextlib
-import errno
 import io
 import selectors
-import traceback
 
 from .. import seed
 from ..i18n import _
 from ..run.background import BackgroundServer
 from ..run.client import run_client
 from ..watch.recorder import Recorder
-from .tracebacks import format_frames, learner_frames
+from .tracebacks import error_line, error_meaning, show_error
 
-__all__ = ["LOG_LINES", "error_meaning", "run_tutorial_client", "serve_tutorial_clients", "show_error"]
+__all__ = ["LOG_LINES", "run_tutorial_client", "serve_tutorial_clients"]
 
 LOG_LINES = 20  # lines of a transcript a run cell prints
-
-
-def error_meaning(error, gave_up=False):
-    """One line on what ``error`` means, for a learner."""
-    text = str(error)
-    if isinstance(error, ConnectionResetError):
-        if gave_up:
-            return _("the other end closed the connection abruptly (a reset). Here the clients had given up "
-                     "waiting, and closed their connections.")
-        return _("the other end closed the connection abruptly (a reset).")
-    if isinstance(error, ConnectionRefusedError):
-        return _("nothing accepted the connection: the address has no listening socket.")
-    if isinstance(error, BrokenPipeError):
-        return _("a socket sent on a connection that the other end had already closed.")
-    if isinstance(error, BlockingIOError):
-        return _("a non-blocking socket was not ready: `recv` with nothing to read, `send` or `sendall` with "
-                 "a full buffer, `accept` with no client waiting, or `connect` (use `connect_ex`).")
-    if isinstance(error, KeyError) and "is already registered" in text:
-        return _("that socket is already registered in `sel`: register each socket once.")
-    if isinstance(error, KeyError) and "is not registered" in text:
-        return _("that socket is not registered in `sel` (unregistered twice?).")
-    if isinstance(error, ValueError) and "Invalid file object" in text:
-        return _("`sel` was given something that is not an open socket: `None` (a missing `return`?), or a closed one.")
-    if isinstance(error, ValueError) and "no listening socket" in text:
-        return _("the server's loop finds its listening socket by `data=None`: none was registered that way.")
-    if isinstance(error, OSError) and error.errno == errno.EBADF:
-        return _("a socket was used after it was closed.")
-    if isinstance(error, OSError) and error.errno == errno.EINVAL and "accept" in _last_line(error):
-        return _("the loop calls accept_wrapper for every key whose data is None, and `accept()` works on the "
-                 "listening socket only: was a connection registered (or modified) without `data=data`?")
-    if isinstance(error, TypeError) and "str" in text and "bytes" in text:
-        return _("text (str) and bytes were mixed: sockets send and receive bytes, such as b''.")
-    stuck_loop = any(f.name == "on_loop" for f in traceback.extract_tb(error.__traceback__))  # ProtocolServer's
-    if isinstance(error, TimeoutError) and stuck_loop:
-        return _("the server's asyncio loop did not answer in time: one of your methods blocks, or loops forever.")
-    if isinstance(error, TimeoutError):
-        return _("a wait gave up: what it waited for did not come in time.")
-    if isinstance(error, (AttributeError, TypeError)) and "'NoneType'" in text:
-        return _("something was None where a value was expected: did a function forget to `return`?")
-    if isinstance(error, RuntimeError) and "did not stop" in text:
-        return _("a handler blocked, or looped, and held up the whole server.")
-    if learner_frames(error):
-        return _("the last line of yours above is where it failed; the check cell below says more.")
-    return _("the check cell below says what in your code led to it.")
-
-
-def _last_line(error):
-    frames = learner_frames(error)
-    return (frames[-1].line or "") if frames else ""
-
-
-def _error_line(error):
-    """'ValueError: too long', 'struct.error: ...': as the last line of a traceback."""
-    kind = type(error)
-    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
-    return f"{name}: {error}" if str(error) else name
-
-
-def show_error(error, gave_up=False):
-    """Print ``error`` as a check shows it: the learner's own lines, the error, what it means.
-
-    ``NotImplementedError`` (the exercise as handed out) prints which function is
-    not written yet.  ``gave_up``: the clients had given up waiting (a reset follows).
-    """
-    frames = learner_frames(error)
-    if isinstance(error, NotImplementedError):
-        name = frames[-1].name if frames else _("your function")
-        print(_("{name} is not written yet: write it above, run that cell, then this one again.").format(name=name))
-        return
-    lines = [_("Your code raised an error:") if frames else _("An error stopped the run:")]
-    lines += [line.rstrip("\n") for line in format_frames(frames)]
-    lines.append(_error_line(error))
-    lines.append(_("What it means: {meaning}").format(meaning=error_meaning(error, gave_up)))
-    print("\n".join(lines))
 
 
 def _print_lines(lines, limit=LOG_LINES, dropped=False, more=0):
@@ -194,7 +118,7 @@ def serve_tutorial_clients(sel, accept_wrapper, service_connection, clients=2, t
     if server_error is not None:
         show_error(server_error, gave_up=gave_up)
     if client_error is not None:
-        print(_("The tutorial's client stopped: {error}").format(error=_error_line(client_error)) + "\n"
+        print(_("The tutorial's client stopped: {error}").format(error=error_line(client_error)) + "\n"
               + _("What it means: {meaning}").format(meaning=error_meaning(client_error)))
 
 
@@ -295,5 +219,5 @@ def run_tutorial_client(sel, start_connections, service_connection, connections=
         show_error(client_error)
     if server_error is not None:
         meaning = error_meaning(server_error, gave_up=result is not None and result.timed_out)
-        print(_("The tutorial's server stopped: {error}").format(error=_error_line(server_error)) + "\n"
+        print(_("The tutorial's server stopped: {error}").format(error=error_line(server_error)) + "\n"
               + _("What it means: {meaning}").format(meaning=meaning))

@@ -50,6 +50,8 @@ READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
 class Wrong(Exception):
+    """The learner's code did something wrong: ``message`` says what, ``hint`` what to try, ``traceback`` where."""
+
     def __init__(self, message, hint=None, traceback=None):
         super().__init__(message)
         self.message, self.hint, self.traceback = message, hint, traceback

@@ -40,18 +40,15 @@ def run_client(address, num_conns=2, kind="seed", *, messages=seed.messages, tim
     host, port = address
     result = ClientResult(log=[], finished=False, timed_out=False, failures=[])
     say = lambda *a: result.log.append(" ".join(map(str, a)))  # noqa: E731
-    own = start_connections is not None
-    if own:
+    if start_connections is not None:  # your own functions, on your selector
         if sel is None or service_connection is None:
             raise ValueError("give sel, start_connections and service_connection together")
         loop_sel = sel if isinstance(sel, Recorder) else Recorder(sel)
-    else:
-        sel = loop_sel = Recorder(selectors.DefaultSelector())
-    if own:
-        pass
     elif kind == "seed":
+        sel = loop_sel = Recorder(selectors.DefaultSelector())
         start_connections, service_connection = seed.client_functions(sel, messages, print=say)
     elif kind == "fixed":
+        sel = loop_sel = Recorder(selectors.DefaultSelector())
         start_connections, service_connection = fixed.fixed_client_functions(
             sel, messages, print=say, failures=result.failures)
     else:

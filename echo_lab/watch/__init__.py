@@ -14,5 +14,5 @@
   * :mod:`~echo_lab.watch.live`: watch a running server, refreshed from a thread;
   * :mod:`~echo_lab.watch.describe`: what one recorded event means, in words.
 
-* :mod:`~echo_lab.watch.charts`: charts of what lessons 10 to 12 measure with plain sockets.
+* :mod:`~echo_lab.watch.charts`: charts of what lessons 11 and 12 measure with plain sockets.
 """

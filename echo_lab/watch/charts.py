@@ -1,11 +1,9 @@
-"""Charts of measurements: what lessons 10 to 12 measure, as pictures.
+"""Charts of measurements: what lessons 11 and 12 measure, as pictures.
 
 :mod:`echo_lab.watch.draw` draws what a selector did; this module draws numbers a
 lesson measured with plain sockets, so that the lesson's cells keep the
 sockets and leave the plotting here:
 
-* :func:`cuts`: one stream of bytes cut several ways (``send`` calls,
-  ``recv`` results, messages), one row per way (lesson 10).
 * :func:`outb`: bytes a server holds for a client over time, one line per
   server, with an optional limit (lesson 11).
 * :func:`sweep`: throughput, latency and server CPU per message against
@@ -13,43 +11,21 @@ sockets and leave the plotting here:
 
 Each function returns a matplotlib ``Figure``; end the cell with
 ``plt.show()``.  Artists carry a ``gid`` naming what they show, so tests
-check content, not pixels.  Colours are Okabe-Ito, which colour-blind
-readers can tell apart.
+check content, not pixels.  Colours are Okabe-Ito, from
+:mod:`echo_lab.watch.style`.
 """
 
-import itertools
 import math
 
 import matplotlib.pyplot as plt
 
-__all__ = ["SERVER_COLORS", "cuts", "outb", "sweep"]
+from .style import BLACK, BLUE, BLUISH_GREEN, ORANGE, REDDISH_PURPLE, SKY_BLUE, VERMILLION
 
-PIECE_COLORS = ("#0072B2", "#E69F00")  # neighbouring pieces alternate
-SERVER_COLORS = {"fixed": "#0072B2", "seed": "#E69F00", "threads": "#D55E00",
-                 "asyncio-protocol": "#009E73", "asyncio-streams": "#56B4E9", "uvloop-protocol": "#CC79A7"}
-OTHER_COLORS = ("#D55E00", "#009E73", "#56B4E9", "#CC79A7", "#000000")
+__all__ = ["SERVER_COLORS", "outb", "sweep"]
 
-
-def cuts(rows, title=""):
-    """One bar per piece, laid along the byte stream; one row per way of cutting it.
-
-    ``rows`` maps a row's label to the sizes of its pieces in order, e.g.
-    ``{"send() calls": [300, 9000], "recv(4096) results": [4096, 4096, 1108]}``.
-    Raises ``ValueError`` for no rows or a size below 1.
-    """
-    if not rows:
-        raise ValueError("give at least one row: {label: [sizes]}")
-    fig, ax = plt.subplots(figsize=(9, 0.5 + 0.6 * len(rows)), layout="constrained")
-    for y, (label, sizes) in enumerate(rows.items()):
-        if any(size < 1 for size in sizes):
-            raise ValueError(f"{label}: every piece has at least one byte")
-        starts = [0, *itertools.accumulate(sizes)][:-1]
-        ax.broken_barh(list(zip(starts, sizes, strict=True)), (y - 0.35, 0.7), edgecolor="white",
-                       facecolors=[PIECE_COLORS[i % 2] for i in range(len(sizes))], gid=f"cut {label}")
-    ax.set_yticks(range(len(rows)), list(rows))
-    ax.invert_yaxis()
-    ax.set(xlabel="byte offset in the stream", title=title)
-    return fig
+SERVER_COLORS = {"fixed": BLUE, "seed": ORANGE, "threads": VERMILLION,
+                 "asyncio-protocol": BLUISH_GREEN, "asyncio-streams": SKY_BLUE, "uvloop-protocol": REDDISH_PURPLE}
+OTHER_COLORS = (VERMILLION, BLUISH_GREEN, SKY_BLUE, REDDISH_PURPLE, BLACK)
 
 
 def outb(series, limit=None, title="What the server holds for a client that never reads"):

@@ -12,7 +12,7 @@ import html
 import threading
 import time
 
-import ipywidgets as widgets
+import ipywidgets as ipw
 
 from .describe import describe
 from .recorder import mask_name
@@ -23,7 +23,7 @@ MAX_ROWS = 12  # registered sockets listed; the rest are counted
 RECENT = 10  # latest events shown
 
 
-class LiveView(widgets.HTML):
+class LiveView(ipw.HTML):
     """A running server's registered sockets and latest events, refreshed every ``interval`` s.
 
     A daemon thread assigns ``.value`` (never prints, never ``with out:``).

@@ -25,7 +25,7 @@ import time
 from collections import deque
 from typing import NamedTuple
 
-__all__ = ["Event", "Recorder", "RecordingSocket", "label_of", "mask_name"]
+__all__ = ["READ", "WRITE", "Event", "Recorder", "RecordingSocket", "label_of", "mask_name"]
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 

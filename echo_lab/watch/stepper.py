@@ -11,7 +11,7 @@ mark there, which would make it look broken).
 import html
 from collections import Counter
 
-import ipywidgets as widgets
+import ipywidgets as ipw
 
 from .describe import describe
 from .recorder import mask_name
@@ -22,7 +22,7 @@ __all__ = ["MAX_ROWS", "Stepper", "stepper"]
 MAX_ROWS = 12  # sockets listed in one frame; the rest are counted
 
 
-class Stepper(widgets.VBox):
+class Stepper(ipw.VBox):
     """Play, slider, a note and a Stack of frames; built by :func:`stepper`.
 
     Attributes: ``play``, ``slider``, ``note``, ``stack``, ``frames`` (the
@@ -40,18 +40,18 @@ class Stepper(widgets.VBox):
         self.frames, self.calls = frames, calls
         seconds = f"{interval:g} s"
         # No description: the front end shows a Play's tooltip only on a Play without one.
-        self.play = widgets.Play(min=0, max=last, interval=round(interval * 1000), show_repeat=False,
+        self.play = ipw.Play(min=0, max=last, interval=round(interval * 1000), show_repeat=False,
                                  tooltip=f"Play/pause: the next frame every {seconds}. "
                                          "Stop: back to frame 1.")
-        self.slider = widgets.SelectionSlider(options=[str(i + 1) for i in range(last + 1)], index=0,
+        self.slider = ipw.SelectionSlider(options=[str(i + 1) for i in range(last + 1)], index=0,
                                               description="frame",
                                               tooltip="Drag to any frame, or click the slider and "
                                                       "use the arrow keys.")
-        self.stack = widgets.Stack(frames, selected_index=0 if frames else None)
-        self.note = widgets.HTML(_STYLE + _note(len(frames), total))
-        self.links = [widgets.jslink((self.play, "value"), (self.slider, "index")),
-                      widgets.jslink((self.slider, "index"), (self.stack, "selected_index"))]
-        super().__init__([widgets.HBox([self.play, self.slider]), self.note, self.stack])
+        self.stack = ipw.Stack(frames, selected_index=0 if frames else None)
+        self.note = ipw.HTML(_STYLE + _note(len(frames), total))
+        self.links = [ipw.jslink((self.play, "value"), (self.slider, "index")),
+                      ipw.jslink((self.slider, "index"), (self.stack, "selected_index"))]
+        super().__init__([ipw.HBox([self.play, self.slider]), self.note, self.stack])
         self.add_class("echo-lab-stepper")
 
     def close_all(self):
@@ -98,9 +98,9 @@ def stepper(events, max_frames=1000, interval=1.5):
     selects = [e.call for e in events if e.kind == "select"]
     chosen = _thin(selects, max_frames)
     pages = _frame_pages(events, chosen) or ["<i>no select() call recorded</i>"]
-    first = widgets.HTML(pages[0])
+    first = ipw.HTML(pages[0])
     # The frames share one Layout and one style model: 1,000 of each would triple the saved size.
-    frames = [first] + [widgets.HTML(page, layout=first.layout, style=first.style)
+    frames = [first] + [ipw.HTML(page, layout=first.layout, style=first.style)
                         for page in pages[1:]]
     return Stepper(frames, sorted(chosen), len(selects), interval)
 

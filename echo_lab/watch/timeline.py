@@ -107,7 +107,6 @@ def _span(marks):
     return max(max(xs) - min(xs), 1.0) if xs else 1.0
 
 
-
 def _label_axes(ax, events, rows, by):
     if by == "call":
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
