@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from echo_lab import BackgroundServer, Recorder, run_client
+from echo_lab import BackgroundServer, Recorder, run_client, seed
 from echo_lab.watch.recorder import READ, WRITE
 from helpers import open_fds, wait_until
 
@@ -303,6 +303,25 @@ def test_recorder_wraps_a_learner_selector_and_keeps_real_sockets_in_the_map():
     assert kinds == ["register", "select", "ready", "recv", "modify", "unregister", "close"]
     assert sel.events("recv")[0].nbytes == 2
     sel.close()
+
+
+def test_run_client_counts_every_byte_past_a_small_ring_and_not_the_selectors_past():
+    sel = Recorder(selectors.DefaultSelector(), capacity=8)
+    a, b = socket.socketpair()
+    with a, b:  # the learner's selector already moved 5 bytes in an earlier cell
+        sel.register(a, selectors.EVENT_READ)
+        b.sendall(b"hello")
+        [(key, _)] = sel.select(timeout=2)
+        key.fileobj.recv(16)
+        sel.unregister(a)
+    start_connections, service_connection = seed.client_functions(sel, print=lambda *a: None)
+    with BackgroundServer("seed") as server:
+        result = run_client(server.address, 20, sel=sel, start_connections=start_connections,
+                            service_connection=service_connection)
+    expected = 20 * len(b"".join(seed.messages))
+    assert result.finished
+    assert sel.dropped > 100, "the ring held everything: this test needs a ring that overflows"
+    assert (result.sent, result.received) == (expected, expected)
 
 
 def test_run_client_gives_up_on_a_server_that_never_answers():

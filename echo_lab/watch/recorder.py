@@ -13,7 +13,9 @@ socket (:class:`RecordingSocket`) that counts ``recv``, ``send``,
 selector's own map still holds the real sockets.
 
 Events go into a ring of ``capacity`` entries (the oldest are dropped and
-counted in :attr:`Recorder.dropped`).  :meth:`Recorder.events` may be called
+counted in :attr:`Recorder.dropped`); the bytes sent and received are
+totalled as they pass (:attr:`Recorder.bytes_sent`, ``bytes_received``),
+so no total is lost with the ring.  :meth:`Recorder.events` may be called
 from any thread while the loop runs.
 """
 
@@ -140,6 +142,7 @@ class Recorder(selectors.BaseSelector):
         self.capacity = capacity
         self.dropped = 0  # events pushed out of the ring
         self.calls = 0  # select() calls so far
+        self.bytes_sent = self.bytes_received = 0  # through the recorded sockets, none lost with the ring
         self._ring = deque(maxlen=capacity)
         self._lock = threading.Lock()
         self._labels = {}  # fd -> label of the socket registered (or last registered) there
@@ -154,6 +157,10 @@ class Recorder(selectors.BaseSelector):
             if len(self._ring) == self.capacity:
                 self.dropped += 1
             self._ring.append(event)
+            if kind == "send":
+                self.bytes_sent += nbytes
+            elif kind == "recv":
+                self.bytes_received += nbytes
 
     def events(self, kind=None, last=None):
         """A snapshot of the recorded events (all, or those of one ``kind``; the ``last`` n only)."""
@@ -166,6 +173,7 @@ class Recorder(selectors.BaseSelector):
         with self._lock:
             self._ring.clear()
             self.dropped = 0
+            self.bytes_sent = self.bytes_received = 0
 
     def set_label(self, fileobj, label):
         """Name a socket before registering it (the background server names its wake-up socket)."""
