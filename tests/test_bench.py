@@ -42,6 +42,8 @@ def test_bench_quick_prints_a_row_per_server_and_the_ratios():
         assert row, f"no row for {kind}:\n{out.stdout}"
         assert int(row[1].replace(",", "")) > 100, f"{kind} answered almost nothing"
     assert re.search(r"asyncio-protocol\s+msgs/s\s+[\d.]+x\s+CPU/msg", out.stdout)
+    verdict = re.search(r"asyncio-protocol .*target >= 3x: (.*)$", out.stdout, re.M)
+    assert verdict and verdict[1].startswith("one round"), "one round is too noisy to say met or not"
     assert "Traceback" not in out.stderr
 
 
@@ -63,6 +65,7 @@ def test_bench_rounds_pair_the_servers_and_print_the_spread():
     assert ratio, out.stdout
     low, mid, high = float(ratio[2]), float(ratio[1]), float(ratio[3])
     assert low <= mid <= high  # the median of two paired ratios lies between them
+    assert re.search(r"asyncio-protocol .*target >= 3x: (met|NOT met)$", out.stdout, re.M), out.stdout
 
 
 @pytest.mark.parametrize("args, message", [
