@@ -14,7 +14,7 @@ import concurrent.futures
 import socket
 import threading
 
-from ..run.unstick import raise_in_thread
+from ..run.unstick import unstick
 from .trial import HOST, NET_TIMEOUT, CallTimeout
 
 __all__ = ["SMALL_BUFFER", "ProtocolServer"]
@@ -103,11 +103,8 @@ class ProtocolServer:
         if self.thread.is_alive():
             self.loop.call_soon_threadsafe(shut)
             self.thread.join(self.timeout)
-            for _attempt in range(3):  # stuck in a method that blocks or loops: interrupt it
-                if not self.thread.is_alive():
-                    break
-                raise_in_thread(self.thread, CallTimeout)
-                self.thread.join(0.5)
+            if self.thread.is_alive():  # stuck in a method that blocks or loops: interrupt it
+                unstick(self.thread, (), CallTimeout, 0.5, attempts=3)
         if not self.thread.is_alive():
             self.loop.close()
 

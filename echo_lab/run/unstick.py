@@ -12,10 +12,10 @@ import contextlib
 import ctypes
 import socket
 
-__all__ = ["raise_in_thread", "unstick"]
+__all__ = ["unstick"]
 
 
-def raise_in_thread(thread, exc_type):
+def _raise_in_thread(thread, exc_type):
     """Raise ``exc_type`` inside ``thread`` at its next Python instruction."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc_type))
 
@@ -30,6 +30,6 @@ def unstick(thread, sockets, exc_type, wait, attempts=1):
     for _attempt in range(attempts):
         if not thread.is_alive():
             break
-        raise_in_thread(thread, exc_type)
+        _raise_in_thread(thread, exc_type)
         thread.join(wait)
     return not thread.is_alive()
