@@ -322,36 +322,10 @@ TUTORIAL_HANDLERS = f"""
 {solution('service_connection').code}
 """
 
-# lesson 06's mended pair: READ only to start with, WRITE added with sel.modify while outb has bytes
-FIXED_VARIANT_HANDLERS = """
-def accept_wrapper(sock):
-    conn, addr = sock.accept()  # Should be ready to read
-    print('accepted connection from', addr)
-    conn.setblocking(False)
-    data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')
-    sel.register(conn, selectors.EVENT_READ, data=data)
+# exercise 08's mended pair (the bug hunt's solution): READ only to start with, WRITE added with
+# sel.modify while outb has bytes
+FIXED_VARIANT_HANDLERS = solution("bug_hunt").code
 
-def service_connection(key, mask):
-    sock = key.fileobj
-    data = key.data
-    if mask & selectors.EVENT_READ:
-        recv_data = sock.recv(1024)  # Should be ready to read
-        if recv_data:
-            data.outb += recv_data
-        else:
-            print('closing connection to', data.addr)
-            sel.unregister(sock)
-            sock.close()
-            return
-    if mask & selectors.EVENT_WRITE:
-        if data.outb:
-            print('echoing', repr(data.outb), 'to', data.addr)
-            sent = sock.send(data.outb)  # Should be ready to write
-            data.outb = data.outb[sent:]
-    wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if data.outb else 0)
-    if wanted != key.events:
-        sel.modify(sock, wanted, data=data)
-"""
 
 LEARNER_STYLES = {"tutorial": TUTORIAL_HANDLERS, "fixed-variant": FIXED_VARIANT_HANDLERS}
 
@@ -392,6 +366,7 @@ def service_connection(key, mask):
         sel.unregister(sock)
         sock.close()
 """
+    assert "first=True" in handlers, "the accept_wrapper this test builds on changed: give its data a first flag"
     sizes = [3000, 5000, 7000]
     server = learner_server("broken", handlers=handlers).start()
     try:
