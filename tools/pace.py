@@ -24,6 +24,12 @@ JupyterLab's cell list) and message:
   server), or more lines of output (a log that piles up; not counted in
   cells tagged ``nbval-ignore-output``, whose output varies by design).
 
+Kernels talk to the runner over Unix sockets (ZeroMQ's ipc transport), not
+TCP ports: kernels that other processes start at the same moment cannot take
+their ports between choosing and binding.  A kernel that dies before it
+answers at all is started again, once, and said so: nothing of the notebook
+has run in it yet.
+
 Prints each error as it is found, then ``pace MODE: N notebooks, C code
 cells, E errors`` and exits 1 if E > 0.
 """
@@ -35,10 +41,13 @@ import copy
 import json
 import math
 import pathlib
+import shutil
 import sys
+import tempfile
 import time
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
@@ -102,12 +111,17 @@ def out_lines(cell):
 class Run:
     """One notebook in one kernel, executed cell by cell."""
 
-    def __init__(self, path, cell_timeout, report):
-        self.path, self.report = path, report
+    def __init__(self, path, cell_timeout, report, sockets):
+        self.path, self.report, self.sockets = path, report, sockets
         self.nb = nbformat.read(path, as_version=4)
         self.client = NotebookClient(self.nb, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
                                      resources={"metadata": {"path": str(path.parent)}})
         self.cells = 0
+
+    def kernel_manager(self, attempt):
+        """A kernel on Unix sockets in ``sockets`` (a folder of this run's own)."""
+        return AsyncKernelManager(kernel_name="python3", transport="ipc",
+                                  ip=str(pathlib.Path(self.sockets) / f"{self.path.stem[:20]}-{attempt}"))
 
     async def run(self, code):
         """Run code that is not the notebook's (nbclient stores the cell at the index given: a spare one)."""
@@ -153,7 +167,15 @@ async def started(run):
     moment on one machine can fail to (ports, load), which would be no fault of the notebook."""
     async with contextlib.AsyncExitStack() as stack:
         async with STARTING:
-            await stack.enter_async_context(run.client.async_setup_kernel())
+            for attempt in (1, 2):
+                run.client.km = run.kernel_manager(attempt)
+                try:
+                    await stack.enter_async_context(run.client.async_setup_kernel())
+                    break
+                except RuntimeError as exc:  # "Kernel died before replying to kernel_info"
+                    if attempt == 2 or "died" not in str(exc):
+                        raise
+                    print(f"  {name(run.path)}: its kernel died while starting; starting another", flush=True)
         yield
 
 
@@ -222,7 +244,8 @@ async def main_async(mode, paths, pause, jobs, cell_timeout):
         errors.append(line)
         print("ERROR", line, flush=True)
 
-    runs = [Run(path, cell_timeout, report) for path in notebooks(paths)]
+    sockets = tempfile.mkdtemp(prefix="pace-")
+    runs = [Run(path, cell_timeout, report, sockets) for path in notebooks(paths)]
     limit = asyncio.Semaphore(len(runs) if mode == "pause" else jobs)
 
     async def one(run):
@@ -234,7 +257,10 @@ async def main_async(mode, paths, pause, jobs, cell_timeout):
                 report(run.path, "-", f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1:]}")
             print(f"  {name(run.path)}: {run.cells} cells in {time.monotonic() - started:.0f} s", flush=True)
 
-    await asyncio.gather(*(one(run) for run in runs))
+    try:
+        await asyncio.gather(*(one(run) for run in runs))
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     return runs, errors
 
 
