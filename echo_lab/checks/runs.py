@@ -143,33 +143,6 @@ class _Lines(io.TextIOBase):
         return self.lines, self.more
 
 
-class _Counted:
-    """A socket whose ``send``/``recv`` also add up the bytes in ``tally`` (a dict)."""
-
-    def __init__(self, sock, tally):
-        self._sock, self._tally = sock, tally
-
-    def send(self, data, *flags):
-        n = self._sock.send(data, *flags)
-        self._tally["sent"] += n
-        return n
-
-    def sendall(self, data, *flags):
-        self._sock.sendall(data, *flags)
-        self._tally["sent"] += len(data)
-
-    def recv(self, bufsize, *flags):
-        data = self._sock.recv(bufsize, *flags)
-        self._tally["received"] += len(data)
-        return data
-
-    def fileno(self):
-        return self._sock.fileno()
-
-    def __getattr__(self, name):
-        return getattr(self._sock, name)
-
-
 def run_tutorial_client(sel, start_connections, service_connection, connections=2, timeout=2.0):
     """Run the tutorial's client with these functions against the tutorial's server; print what happened.
 
@@ -178,18 +151,13 @@ def run_tutorial_client(sel, start_connections, service_connection, connections=
     client's transcript (its first :data:`LOG_LINES` lines), the bytes the connections
     sent and got back, and an error the way the checks show it.
     """
-    tally = {"sent": 0, "received": 0}
-
-    def counted(key, mask):  # the same call, with a socket that counts the bytes it moves
-        return service_connection(key._replace(fileobj=_Counted(key.fileobj, tally)), mask)
-
     printed = _Lines(LOG_LINES)
     result = client_error = server_error = None
     server = BackgroundServer("seed").start()
     try:
         with contextlib.redirect_stdout(printed):
             result = run_client(server.address, connections, sel=sel, start_connections=start_connections,
-                                service_connection=counted, timeout=timeout)
+                                service_connection=service_connection, timeout=timeout)
     except Exception as exc:  # your function's error: the client stopped there
         client_error = exc
     finally:  # also when Kernel -> Interrupt stopped a client that never finished
@@ -213,7 +181,7 @@ def run_tutorial_client(sel, start_connections, service_connection, connections=
         else:
             line = _("the {connections} connections sent {sent} and got {received} back; the client closed "
                      "them all")
-        print(line.format(connections=connections, sent=_bytes(tally["sent"]), received=_bytes(tally["received"]),
+        print(line.format(connections=connections, sent=_bytes(result.sent), received=_bytes(result.received),
                           timeout=timeout))
     if client_error is not None:
         show_error(client_error)
