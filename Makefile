@@ -1,5 +1,6 @@
-# make lab    set up (once) and open the course in JupyterLab: the learner's environment, .venv-lab/
-# make lab-zh the same in Chinese: JupyterLab's interface and the Chinese edition, zh-CN/
+# make lab    set up (once) and open the course in JupyterLab: the learner's environment, .venv-lab/;
+#             the learner works in work/, a copy of the lessons and exercises (tools/workspace.py)
+# make lab-zh the same in Chinese: JupyterLab's interface and the Chinese edition, work/zh-CN/
 # make teach  the same with nbgrader's tools for a teacher, .venv-teach/
 # make test   set up (or update) the developer's environment, .venv/, and run every test
 #
@@ -16,9 +17,7 @@ STAMP  := $(VENV)/.installed
 LAB_STAMP   := $(LAB_VENV)/.installed
 TEACH_STAMP := $(TEACH_VENV)/.installed
 NOTEBOOKS := $(wildcard notebooks/*.ipynb solutions/*.ipynb exercises/*.ipynb)
-# The notebook `make lab` opens, and extra options for `jupyter lab` (tests pass
-# --port=0, a token and their own folders).
-LAB_OPEN ?= notebooks/00-index.ipynb
+# Extra options for `jupyter lab` (e.g. LAB_ARGS=--port=9999).
 LAB_ARGS ?=
 
 .PHONY: lab lab-zh zh teach test install install-lab install-teach exercises bench clean
@@ -28,8 +27,10 @@ $(LAB_STAMP):   EXTRA :=
 $(TEACH_STAMP): EXTRA := [teacher]
 $(STAMP) $(LAB_STAMP) $(TEACH_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "echo-lab needs Python 3.11 or newer; this is " + sys.version.split()[0])'
+	@echo "Setting up $(@D)/ for echo-lab$(EXTRA): JupyterLab, ipywidgets, matplotlib$(if $(EXTRA), and the $(EXTRA) extra)."
+	@echo "The first time this takes about a minute (more on a slow network); later runs skip it."
 	test -x $(@D)/bin/python || $(PYTHON) -m venv $(@D)
-	$(@D)/bin/python -m pip install --quiet --disable-pip-version-check -e '.$(EXTRA)'
+	$(@D)/bin/python -m pip install --disable-pip-version-check --progress-bar off -e '.$(EXTRA)'
 	touch $@
 
 install: $(STAMP)
@@ -42,23 +43,19 @@ install-teach: $(TEACH_STAMP)
 # environment's activate script (a ~/.bashrc may put another python first:
 # pyenv, conda; a login shell's /etc/profile may reset PATH), so that `python`,
 # `jupyter` and `nbgrader` typed in a terminal are this environment's.
-jupyter_lab = printf '%s\n' '[ -f ~/.bashrc ] && . ~/.bashrc' '. "$(abspath $(1))/bin/activate"' \
+# $(2) is the command: `jupyter lab` for the teacher, tools/workspace.py for the learner.
+run_lab = printf '%s\n' '[ -f ~/.bashrc ] && . ~/.bashrc' '. "$(abspath $(1))/bin/activate"' \
 	>$(1)/terminal.bashrc && \
-	env PATH="$(abspath $(1))/bin:$$PATH" VIRTUAL_ENV="$(abspath $(1))" \
-	$(abspath $(1))/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) \
+	env PATH="$(abspath $(1))/bin:$$PATH" VIRTUAL_ENV="$(abspath $(1))" $(2) \
 	--ServerApp.terminado_settings=shell_command="bash --rcfile '$(abspath $(1))/terminal.bashrc'" $(LAB_ARGS)
 
+# The learner's JupyterLab serves work/ (their copy of lessons, exercises and the
+# Chinese edition; made or updated first) and opens the index.
 lab: $(LAB_STAMP)
-	$(LAB_VENV)/bin/jupyter trust $(NOTEBOOKS)
-	$(call jupyter_lab,$(LAB_VENV)) $(LAB_OPEN)
+	@$(call run_lab,$(LAB_VENV),$(abspath $(LAB_VENV))/bin/python tools/workspace.py lab --)
 
-# JupyterLab's interface language is a user setting; this one lives in the environment, for lab-zh only.
-ZH_SETTINGS := $(LAB_VENV)/settings-zh
 lab-zh: $(LAB_STAMP)
-	$(LAB_VENV)/bin/jupyter trust $(wildcard zh-CN/*/*.ipynb)
-	mkdir -p $(ZH_SETTINGS)/@jupyterlab/translation-extension
-	echo '{"locale": "zh_CN"}' >$(ZH_SETTINGS)/@jupyterlab/translation-extension/plugin.jupyterlab-settings
-	export JUPYTERLAB_SETTINGS_DIR="$(abspath $(ZH_SETTINGS))"; $(call jupyter_lab,$(LAB_VENV)) zh-CN/notebooks/00-index.ipynb
+	@$(call run_lab,$(LAB_VENV),$(abspath $(LAB_VENV))/bin/python tools/workspace.py lab --zh --)
 
 # The Chinese edition from the English notebooks and i18n/zh_CN/*.po: write what changed, run it, make its exercises.
 zh: install
@@ -68,7 +65,7 @@ zh: install
 
 teach: $(TEACH_STAMP)
 	$(TEACH_VENV)/bin/jupyter trust $(NOTEBOOKS)
-	$(call jupyter_lab,$(TEACH_VENV))
+	$(call run_lab,$(TEACH_VENV),$(abspath $(TEACH_VENV))/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root))
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

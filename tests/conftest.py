@@ -3,6 +3,7 @@
 import pytest
 
 from echo_lab import stop_all
+from lab import fresh_clone
 
 
 @pytest.fixture
@@ -27,3 +28,9 @@ def sockets():
     yield keep
     for sock in made:
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def learner_clone(tmp_path_factory):
+    """A fresh copy of the course, as a learner's clone has it; `make lab` in it builds its own .venv-lab/ once."""
+    return fresh_clone(tmp_path_factory.mktemp("learner") / "echo-lab")

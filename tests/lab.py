@@ -1,19 +1,21 @@
 """Drive a real JupyterLab, for tests/test_browser.py and tests/test_learner_lab.py.
 
-JupyterLab is started on 127.0.0.1 with port 0, a token, and fresh settings,
-workspace and runtime folders, serving a *copy* of the course (so autosave
-never touches the committed notebooks): from the test run's own environment
-(``.venv/``, the dev extra), or with ``make_lab=True`` by ``make lab`` itself,
-from the learner's environment (``.venv-lab/``, built by ``learner_venv()``).
+``Lab``: JupyterLab from the test run's own environment (``.venv/``, the dev
+extra) on 127.0.0.1 with port 0, a token, and fresh settings, workspace and
+runtime folders, serving a *copy* of the course (so autosave never touches the
+committed notebooks).
+
+``MadeLab``: JupyterLab exactly as README tells a learner to start it, ``make
+lab`` or ``make lab-zh`` typed in a fresh copy of the course (``fresh_clone``),
+which builds its own ``.venv-lab/``; its address is read from what it prints.
 """
 
 import contextlib
-import fcntl
 import json
 import os
 import pathlib
+import re
 import secrets
-import shlex
 import shutil
 import signal
 import subprocess
@@ -24,8 +26,7 @@ import urllib.request
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-LEARNER_VENV = ROOT / ".venv-lab"
-BUILD_TIMEOUT = 420  # s; from a local index it takes 30-60 s, from PyPI with a warm cache a few minutes
+BUILD_TIMEOUT = 420  # s; `make lab` builds .venv-lab/: 60-90 s from a local index, a few minutes from PyPI
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
@@ -36,7 +37,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
 class Lab:
     """A JupyterLab server over a copy of ``folders`` of the course, in ``tmp``."""
 
-    def __init__(self, root, tmp, folders=("notebooks",), trust=(), make_lab=False, locale=None):
+    def __init__(self, root, tmp, folders=("notebooks",), trust=(), locale=None):
         self.root = tmp / "course"
         for folder in folders:
             shutil.copytree(root / folder, self.root / folder)
@@ -61,15 +62,8 @@ class Lab:
                 f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True",
                 f"--LabApp.workspaces_dir={tmp / 'workspaces'}", f"--LabApp.user_settings_dir={tmp / 'settings'}",
                 "--ServerApp.open_browser=False"]
-        if make_lab:  # exactly `make lab`, with these options and no notebook to open
-            command = ["make", "-s", "--no-print-directory", "-C", str(ROOT), "lab",
-                       f"LAB_VENV={LEARNER_VENV}", "LAB_OPEN=", f"LAB_ARGS={shlex.join(args)}"]
-            env = make_env(self._env(tmp))
-        else:
-            command = [sys.executable, "-m", "jupyterlab", "--allow-root", *args]
-            env = self._env(tmp)
-        # Its own process group: `make lab` runs JupyterLab as a child, and close() stops both.
-        self.proc = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+        command = [sys.executable, "-m", "jupyterlab", "--allow-root", *args]
+        self.proc = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=self._env(tmp),
                                      start_new_session=True)
         self.url = self._wait_for_url(timeout=60)
 
@@ -141,32 +135,70 @@ def _cannot(reason):
     pytest.skip(f"learner's JupyterLab SKIPPED: {reason}")
 
 
-def learner_venv():
-    """``make install-lab``: build (or bring up to date) ``make lab``'s environment; return it.
+def fresh_clone(folder):
+    """The course as a learner's fresh clone has it, in ``folder``: the files git tracks here, nothing else.
 
-    The first build installs from the package index (30-60 s from a local one);
-    later calls find it up to date in well under a second. A lock keeps two
-    test runs from installing into it at once.
+    Copied from this checkout's working tree (its uncommitted changes too, so a
+    change is tested before it is committed); ignored files (venvs, work/) are not.
     """
     if not shutil.which("make"):
         _cannot("`make` is not installed (sudo apt-get install make)")
-    LEARNER_VENV.mkdir(exist_ok=True)
-    with open(LEARNER_VENV / ".build-lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        proc = subprocess.Popen(["make", "-s", "--no-print-directory", "-C", str(ROOT), "install-lab",
-                                 f"LAB_VENV={LEARNER_VENV}"], env=make_env(dict(os.environ)),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
-        try:
-            out, _ = proc.communicate(timeout=BUILD_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=10)
-            _cannot(f"`make install-lab` took more than {BUILD_TIMEOUT} s (is the package index reachable?)")
-    if proc.returncode != 0:
-        tail = "\n".join(line for line in out.splitlines() if "is ignored" not in line)[-2000:]
-        _cannot(f"`make install-lab` failed (exit {proc.returncode}):\n{tail}")
-    return LEARNER_VENV
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            capture_output=True, check=True, timeout=60).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():  # a tracked file deleted in the working tree is gone from the clone too
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, folder / name)
+    return folder
+
+
+PRINTED_URL = re.compile(r"http://127\.0\.0\.1:(\d+)(/lab\S*)\?token=(\w+)")
+
+
+class MadeLab(Lab):
+    """JupyterLab as ``make TARGET`` starts it in ``clone``: the command README gives, no options added.
+
+    HOME is a new folder, as a learner's own is (no Jupyter settings, runtime
+    files or trusted notebooks of this machine's; pip's download cache stays the
+    machine's), with one setting a learner does not have, for the test to read
+    JupyterLab's state: ``LabApp.expose_app_in_browser`` (``window.jupyterapp``
+    in the page; it changes nothing JupyterLab shows).
+    """
+
+    def __init__(self, clone, target, tmp):
+        home = tmp / "home"
+        (home / ".jupyter").mkdir(parents=True)
+        (home / ".jupyter" / "jupyter_server_config.json").write_text(
+            json.dumps({"LabApp": {"expose_app_in_browser": True}}))
+        env = make_env(dict(os.environ, HOME=str(home),
+                            XDG_CACHE_HOME=os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))))
+        self.venv = clone / ".venv-lab"
+        self.root = clone / "work"
+        self.log = open(tmp / f"make-{target}.log", "w")  # noqa: SIM115 (open while JupyterLab runs)
+        # Its own process group: make runs JupyterLab as a child, and close() stops both.
+        self.proc = subprocess.Popen(["make", target], cwd=clone, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=env, start_new_session=True)
+        port, self.start_path, self.token = self._wait_for_printed_url(BUILD_TIMEOUT + 60)
+        self.url = f"http://127.0.0.1:{port}"
+        self.printed_url = f"{self.url}{self.start_path}?token={self.token}"
+
+    def output(self):
+        """What `make` has printed so far (JupyterLab's log included)."""
+        return pathlib.Path(self.log.name).read_text(errors="replace")
+
+    def _wait_for_printed_url(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (found := PRINTED_URL.search(self.output())) is not None:
+                return found.groups()
+            if self.proc.poll() is not None:
+                self.log.close()
+                tail = "\n".join(line for line in self.output().splitlines() if "is ignored" not in line)[-3000:]
+                _cannot(f"`make` ended (exit {self.proc.returncode}) before JupyterLab printed its address:\n{tail}")
+            time.sleep(0.2)
+        self.close()
+        _cannot(f"`make` printed no JupyterLab address within {timeout} s (is the package index reachable?)")
 
 
 # JavaScript run in the page; `app` is window.jupyterapp (expose_app_in_browser).
@@ -266,3 +298,29 @@ def wait_for_ui(page, timeout=30_000):
         .some(e => e.textContent === 'Help') &&
       document.querySelector('.jp-NotebookPanel-toolbar [data-jp-item-name=kernelName]') !== null""",
                            timeout=timeout)
+
+
+def run_cells(page, indices, timeout=30_000):
+    """Run the current notebook's cells ``indices`` one by one, as Shift-Enter does; wait for each to finish."""
+    for index in indices:
+        before = page.evaluate(f"() => window.__panel.content.widgets[{index}].model.executionCount")
+        page.evaluate(f"""() => {{
+          const panel = window.__panel;
+          panel.content.activeCellIndex = {index};
+          window.jupyterapp.commands.execute('notebook:run-cell');  // not awaited: bounded below
+        }}""")
+        page.wait_for_function(f"""() => {{
+          const cell = window.__panel.content.widgets[{index}];
+          return cell.model.executionCount !== null && cell.model.executionCount !== {json.dumps(before)} &&
+                 window.__panel.sessionContext.session.kernel.status === 'idle';
+        }}""", timeout=timeout)
+
+
+def cell_text(page, index):
+    """What cell ``index`` of the current notebook shows as its output."""
+    return page.evaluate(f"() => window.__panel.content.widgets[{index}].outputArea.node.innerText")
+
+
+def set_cell_source(page, index, source):
+    """Put ``source`` in cell ``index``, as a learner's typing would (the editor's text, saved on the next save)."""
+    page.evaluate(f"() => window.__panel.content.widgets[{index}].model.sharedModel.setSource({json.dumps(source)})")

@@ -8,9 +8,10 @@ it (``apt-get install chromium``); in CI (``CI`` set) they fail instead, since
 .ci/run installs it.
 
 Most run JupyterLab from the test run's environment (``.venv/``, which has
-nbgrader: the dev extra). The learner's view is checked in JupyterLab as
-``make lab`` starts it, from ``.venv-lab/`` (built here with ``make
-install-lab`` if needed).
+nbgrader: the dev extra). The learner's path is followed as README gives it:
+``make lab`` (and ``make lab-zh``) typed in a fresh copy of the course, the
+page it prints opened, an exercise reached by its link in the index, and its
+check run unfinished, wrong and right.
 """
 
 import json
@@ -23,13 +24,17 @@ import pytest
 from lab import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    KERNEL_IDLE,
     NBGRADER_TRACES,
     TERMINAL_TEXT,
     Lab,
-    learner_venv,
+    MadeLab,
+    cell_text,
     open_notebook,
     run_all,
+    run_cells,
     screenshot,
+    set_cell_source,
     wait_for_ui,
 )
 
@@ -67,10 +72,15 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def learner_lab(tmp_path_factory):
-    venv = learner_venv()
-    lab = Lab(ROOT, tmp_path_factory.mktemp("learner-lab"), make_lab=True)
-    lab.venv = venv
+def learner_lab(learner_clone, tmp_path_factory):
+    lab = MadeLab(learner_clone, "lab", tmp_path_factory.mktemp("make-lab"))
+    yield lab
+    lab.close()
+
+
+@pytest.fixture(scope="module")
+def learner_lab_zh(learner_clone, tmp_path_factory):
+    lab = MadeLab(learner_clone, "lab-zh", tmp_path_factory.mktemp("make-lab-zh"))
     yield lab
     lab.close()
 
@@ -130,19 +140,6 @@ LIVE_CELLS = [
 ]
 
 
-def _run_cell(page, index):
-    page.evaluate(f"""() => {{
-      const panel = window.__panel;
-      panel.content.activeCellIndex = {index};
-      window.jupyterapp.commands.execute('notebook:run-cell');  // not awaited: bounded below
-    }}""")
-    page.wait_for_function(f"""() => {{
-      const cell = window.__panel.content.widgets[{index}];
-      return cell.model.executionCount !== null &&
-             window.__panel.sessionContext.session.kernel.status === 'idle';
-    }}""", timeout=30_000)
-
-
 def test_live_view_updates_while_the_server_runs_and_stops_with_it(lab, page):
     nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
                      "source": source} for source in LIVE_CELLS],
@@ -152,15 +149,15 @@ def test_live_view_updates_while_the_server_runs_and_stops_with_it(lab, page):
     open_notebook(page, lab, "notebooks/live-view-check.ipynb")
     panel = page.locator("#" + page.evaluate("() => window.__panel.id"))
     view = panel.locator(".widget-html-content").filter(has_text="server on")
-    _run_cell(page, 0)
+    run_cells(page, [0])
     view.wait_for(timeout=10_000)
     assert "running" in view.inner_text()
     assert "client 127.0.0.1" not in view.inner_text()
-    _run_cell(page, 1)
+    run_cells(page, [1])
     page.wait_for_function("""() => Array.from(document.querySelectorAll('.widget-html-content'))
         .some(e => e.innerText.includes('client 127.0.0.1'))""", timeout=5000)
     screenshot(page, SHOTS, "live-view-running")
-    _run_cell(page, 2)
+    run_cells(page, [2])
     page.wait_for_function("""() => Array.from(document.querySelectorAll('.widget-html-content'))
         .some(e => e.innerText.includes('stopped'))""", timeout=5000)
     stopped = view.inner_text()
@@ -232,3 +229,60 @@ def test_the_chinese_index_runs_in_jupyterlabs_chinese_interface(zh_lab, page):
     assert heading.startswith("00") and any("\u4e00" <= ch <= "\u9fff" for ch in heading), heading
     assert page.locator(".jp-RenderedImage img").count() >= 1, "the day-one timeline is not drawn"
     screenshot(page, SHOTS, "zh-CN-00-index")
+
+
+# The learner's path, as README gives it: `make lab`, the page it prints, an exercise by its link, its check.
+MISTAKE = "bind(host, port)"  # the commonest slip: two arguments where bind takes one (host, port) tuple
+OUTCOMES = {"lab": ("not attempted yet", "not right yet", "passed"), "lab-zh": ("尚未作答", "还不对", "通过")}
+INDEX = {"lab": "notebooks/00-index.ipynb", "lab-zh": "zh-CN/notebooks/00-index.ipynb"}
+
+
+def _solution(clone):
+    """Exercise 01's solution, as a learner would type it: the solution notebook's cell without nbgrader's markers."""
+    cells = json.loads((clone / "solutions" / "01-listening-socket.ipynb").read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if "### BEGIN SOLUTION" in "".join(c["source"]))
+    return "\n".join(line for line in source.splitlines() if "### " not in line)
+
+
+@pytest.mark.timeout(900)  # the first `make lab` of a fresh clone builds .venv-lab/
+@pytest.mark.parametrize("target", ["lab", "lab-zh"])
+def test_readme_path_make_lab_opens_the_index_and_its_link_leads_to_an_exercise_whose_check_answers(
+        target, request, learner_clone, page):
+    lab = request.getfixturevalue("learner_lab" if target == "lab" else "learner_lab_zh")
+    assert lab.start_path == f"/lab/tree/{INDEX[target]}", f"`make {target}` printed {lab.printed_url}"
+    page.goto(lab.printed_url)  # the address `make lab` printed, as a learner opens it
+    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+    assert page.evaluate("() => window.__panel.context.path") == INDEX[target]
+    shots = SHOTS / f"make-{target}"
+    screenshot(page, shots, "1-index-as-opened")
+
+    link = page.locator('.jp-RenderedMarkdown a[href*="/files/exercises/01-listening-socket.ipynb"], '
+                        '.jp-RenderedMarkdown a[href*="/files/zh-CN/exercises/01-listening-socket.ipynb"]').first
+    link.scroll_into_view_if_needed()
+    link.click()
+    exercise = INDEX[target].replace("notebooks/00-index", "exercises/01-listening-socket")
+    page.wait_for_function(f"() => window.jupyterapp.shell.currentWidget?.context?.path === {json.dumps(exercise)}",
+                           timeout=30_000)
+    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+    screenshot(page, shots, "2-exercise-from-its-link")
+
+    sources = page.evaluate("() => window.__panel.content.widgets.map(c => c.model.type === 'code' ? "
+                            "c.model.sharedModel.getSource() : null)")
+    code = [i for i, source in enumerate(sources) if source is not None]
+    answer = next(i for i in code if "# YOUR CODE HERE" in sources[i])
+    check = code[-1]
+    assert "check_listening_socket" in sources[check], sources[check]
+    solution = _solution(learner_clone)
+    attempts = [("3-check-unfinished", None, OUTCOMES[target][0]),
+                ("4-check-with-a-mistake", solution.replace("bind((host, port))", MISTAKE), OUTCOMES[target][1]),
+                ("5-check-solved", solution, OUTCOMES[target][2])]
+    for name, source, outcome in attempts:
+        if source is not None:
+            set_cell_source(page, answer, source)
+        run_cells(page, [i for i in code if i >= (answer if source is not None else code[0])])
+        shown = cell_text(page, check)
+        page.evaluate(f"() => window.__panel.content.widgets[{check}].node.scrollIntoView({{block: 'center'}})")
+        screenshot(page, shots, name)
+        assert outcome in shown, f"`make {target}`, exercise 01, {name}: the check showed\n{shown}"
+        others = [o for o in OUTCOMES[target] if o != outcome and o not in outcome]
+        assert not [o for o in others if o in shown], f"{name}: the check showed\n{shown}"

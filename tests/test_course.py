@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -39,3 +40,24 @@ def test_readme_leads_with_the_two_commands_and_ci_runs_the_test_one():
     assert "make lab" in first_screen and "make test" in first_screen
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "\nmake test" in ci
+
+
+def _map_links(text):
+    return re.findall(r"\]\(([^)]+\.ipynb)\)", text)
+
+
+def _map_cell(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return next("".join(c["source"]) for c in cells if "course-map" in c.get("metadata", {}).get("tags", []))
+
+
+def test_the_chinese_course_maps_link_every_lesson_and_exercise_the_english_ones_do():
+    english = _map_links(_map_cell(ROOT / "notebooks" / "00-index.ipynb"))
+    assert "00-index.ipynb" in english and "../exercises/01-listening-socket.ipynb" in english, english
+    assert _map_links(_map_cell(ROOT / "zh-CN" / "notebooks" / "00-index.ipynb")) == english
+    readme = _map_links((ROOT / "README.md").read_text(encoding="utf-8"))
+    chinese = _map_links((ROOT / "README.zh-CN.md").read_text(encoding="utf-8"))
+    assert [link.removeprefix("zh-CN/") for link in chinese if link.startswith("zh-CN/")] == [
+        link for link in readme if link.startswith(("notebooks/", "exercises/"))]
+    for link in chinese:
+        assert (ROOT / link).exists(), f"README.zh-CN.md links {link}, which is not there"

@@ -1,12 +1,12 @@
 """The learner's environment, as ``make lab`` builds and starts it.
 
-``make lab`` installs the course with no extra into ``.venv-lab/`` and starts
-JupyterLab with that environment's ``bin/`` first on PATH, so that the
-lessons' terminal commands (``python -m echo_lab server ...``, lessons 00 and
-08) run in it. These tests build ``.venv-lab/`` with ``make install-lab`` if
-needed, start JupyterLab with ``make lab`` (port 0, a token), open a terminal
-through JupyterLab's REST API and terminal websocket, as JupyterLab's own
-terminal does, and type into it.
+``make lab`` installs the course with no extra into ``.venv-lab/``, makes
+``work/`` (the learner's copy of the course) and starts JupyterLab on it with
+that environment's ``bin/`` first on PATH, so that the lessons' terminal
+commands (``python -m echo_lab server ...``, lessons 00 and 08) run in it.
+These tests type ``make lab`` in a fresh copy of the course (``MadeLab``), open
+a terminal through JupyterLab's REST API and terminal websocket, as
+JupyterLab's own terminal does, and type into it.
 """
 
 import json
@@ -19,7 +19,7 @@ import urllib.error
 import pytest
 import websocket
 
-from lab import ROOT, Lab, learner_venv
+from lab import MadeLab
 
 pytestmark = pytest.mark.timeout(600)  # the first run builds .venv-lab/
 
@@ -30,15 +30,27 @@ LEARNER_LACKS = ["nbgrader", "pytest", "playwright", "hypothesis", "nbval", "not
 
 
 @pytest.fixture(scope="module")
-def venv():
-    return learner_venv()
+def lab(learner_clone, tmp_path_factory):
+    lab = MadeLab(learner_clone, "lab", tmp_path_factory.mktemp("make-lab"))
+    yield lab
+    lab.close()
 
 
 @pytest.fixture(scope="module")
-def lab(venv, tmp_path_factory):
-    lab = Lab(ROOT, tmp_path_factory.mktemp("learner-lab"), make_lab=True)
-    yield lab
-    lab.close()
+def venv(lab):
+    return lab.venv
+
+
+def test_make_lab_says_what_it_does_and_serves_the_whole_course_opened_at_the_index(lab):
+    printed = lab.output()
+    assert lab.start_path == "/lab/tree/notebooks/00-index.ipynb", lab.printed_url
+    assert "Your copy of the course:" in printed and "Opening notebooks/00-index.ipynb in JupyterLab" in printed
+    if "Setting up .venv-lab/" in printed:  # this run built it: it said so, and what it installed
+        assert "The first time this takes about a minute" in printed and "Successfully installed" in printed
+    listed = {item["name"] for item in lab.api("GET", "/api/contents")["content"]}
+    assert {"notebooks", "exercises", "zh-CN"} <= listed, listed
+    exercise = lab.api("GET", "/api/contents/exercises/01-listening-socket.ipynb?content=0")
+    assert exercise["type"] == "notebook", exercise
 
 
 def test_learners_environment_has_the_course_and_no_teacher_or_test_tools(venv):

@@ -129,6 +129,32 @@ def test_the_runner_reports_what_a_second_run_breaks_or_leaves_behind(flawed):
     assert done.stdout.splitlines()[-1].startswith("pace twice: 2 notebooks, 6 code cells, 5 errors")
 
 
+def test_the_runner_reports_a_demonstration_whose_claim_changes_when_run_again(tmp_path):
+    # Lesson 04's socketpair demonstration printed "still inside select(timeout=None): False" the second
+    # time (the first run's pair still held its byte); a cell tagged rerun-differs moves on by design.
+    code = """
+        import selectors, socket, threading
+        sel = sel if 'sel' in globals() else selectors.DefaultSelector()
+        r, w = socket.socketpair()
+        sel.register(r, selectors.EVENT_READ)
+        waiter = threading.Thread(target=sel.select, daemon=True)
+        waiter.start()
+        waiter.join(timeout=0.5)
+        print('still inside select():', waiter.is_alive())
+        w.send(b'x')
+        """
+    claim = notebook(tmp_path / "claim.ipynb", code, "step = globals().get('step', 0) + 1\nprint('step', step)")
+    done = pace("twice", claim, timeout=120)
+    assert "claim.ipynb cell 0: run twice: printed ['still inside select(): False'] where the first run printed " \
+           "['still inside select(): True']" in done.stdout, done.stdout
+    assert "claim.ipynb cell 1: run twice: printed ['step 2']" in done.stdout, done.stdout
+    nb = nbformat.read(claim, as_version=4)
+    nb.cells[1].metadata["tags"] = ["rerun-differs"]
+    nbformat.write(nb, claim)
+    done = pace("twice", claim, timeout=120)
+    assert done.stdout.splitlines()[-1].startswith("pace twice: 1 notebooks, 4 code cells, 1 errors"), done.stdout
+
+
 def test_bad_arguments_get_one_line_and_status_2():
     done = pace("pause", "-1")
     assert done.returncode == 2

@@ -104,10 +104,13 @@ def test_each_make_target_installs_its_own_environment(target, venv, extra):
     assert installs == [(venv, extra)], commands
 
 
-@pytest.mark.parametrize("target, venv", [("lab", ".venv-lab"), ("teach", ".venv-teach")])
-def test_make_lab_and_teach_run_jupyterlab_as_an_activated_environment(target, venv):
+@pytest.mark.parametrize("target, venv, starts", [
+    ("lab", ".venv-lab", "bin/python tools/workspace.py lab --"),  # work/, then JupyterLab on it
+    ("lab-zh", ".venv-lab", "bin/python tools/workspace.py lab --zh --"),
+    ("teach", ".venv-teach", "bin/jupyter lab")])
+def test_make_lab_and_teach_run_jupyterlab_as_an_activated_environment(target, venv, starts):
     commands = _make_n(target)
-    start = next(line for line in commands.splitlines() if "jupyter lab" in line)
+    start = next(line for line in commands.splitlines() if "terminado_settings" in line)
     here = str(ROOT / venv)
     assert f'PATH="{here}/bin:$PATH"' in start and f'VIRTUAL_ENV="{here}"' in start, start
-    assert f"{here}/bin/jupyter lab" in start, start
+    assert f"{here}/{starts}" in start, start

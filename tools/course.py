@@ -37,6 +37,11 @@ LINES_PER_MINUTE = 10  # reading code
 MINUTES_PER_CELL = 0.25  # running a cell and looking at what it shows
 
 
+# Every lesson's top says it: a restarted kernel has forgotten every name the cells above defined.
+AFTER_A_RESTART = ("*After a kernel restart:* click the cell you were at and use *Run → Run All Above Selected "
+                   "Cell*, then go on.")
+
+
 def measure(nb):
     """(words, code lines, code cells, minutes) of a notebook, as a reader meets it.
 
@@ -76,7 +81,7 @@ def length_line(nb):
     for name in nb.metadata.get("echo_lab", {}).get("exercises", []):
         title, ex_minutes = exercise(name)
         text += f" **Exercise:** [{title}](../exercises/{name}.ipynb), about {ex_minutes} minutes."
-    return "<!-- written by tools/course.py -->\n" + text
+    return "<!-- written by tools/course.py -->\n" + text + "\n\n" + AFTER_A_RESTART
 
 
 def lessons():

@@ -21,8 +21,12 @@ JupyterLab's cell list) and message:
   installed before the first cell), and a traceback printed on stderr;
 - in twice mode, what the second run left behind that the first did not:
   more threads, listening sockets or child processes of the kernel (a second
-  server), or more lines of output (a log that piles up; not counted in
-  cells tagged ``nbval-ignore-output``, whose output varies by design).
+  server), more lines of output (a log that piles up), or other text (a
+  demonstration whose claim no longer holds the second time: "still inside
+  select(): False"). Output is compared as nbval compares it (its sanitizer),
+  except in cells tagged ``nbval-ignore-output`` (their output varies by
+  design) or ``rerun-differs`` (a step that moves on each time it runs, or a
+  cell that says what it closed and, run again, that it is closed already).
 
 Kernels talk to the runner over Unix sockets (ZeroMQ's ipc transport), not
 TCP ports: kernels that other processes start at the same moment cannot take
@@ -41,6 +45,7 @@ import copy
 import json
 import math
 import pathlib
+import re
 import shutil
 import sys
 import tempfile
@@ -108,6 +113,22 @@ def out_lines(cell):
     return sum(out.text.count("\n") for out in cell.outputs if out.output_type == "stream")
 
 
+SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
+
+
+def _sanitizers():
+    lines = [line.split(": ", 1)[1] for line in SANITIZE.read_text().splitlines() if line.strip()]
+    return [(re.compile(lines[i]), lines[i + 1]) for i in range(0, len(lines) - 1, 2)]
+
+
+def shown(cell, sanitizers):
+    """The text a cell printed, as nbval compares it (ports, addresses and kernel paths sanitized)."""
+    text = "".join(out.text for out in cell.outputs if out.output_type == "stream")
+    for pattern, replacement in sanitizers:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 class Run:
     """One notebook in one kernel, executed cell by cell."""
 
@@ -159,6 +180,7 @@ class Run:
 
 
 STARTING = asyncio.Lock()
+SANITIZERS = _sanitizers()
 
 
 @contextlib.asynccontextmanager
@@ -217,6 +239,13 @@ async def twice(run, _):
             if out_lines(second) > out_lines(first) and not varies:
                 run.report(run.path, index, f"run twice: output grew from {out_lines(first)} to "
                                             f"{out_lines(second)} lines")
+            elif not varies and "rerun-differs" not in second.metadata.get("tags", []) and (
+                    shown(second, SANITIZERS) != shown(first, SANITIZERS)):
+                was, now = shown(first, SANITIZERS).splitlines(), shown(second, SANITIZERS).splitlines()
+                pairs = enumerate(zip(was, now, strict=False))
+                line = next((i for i, (a, b) in pairs if a != b), min(len(was), len(now)))
+                run.report(run.path, index, f"run twice: printed {now[line:line + 1]} where the first run printed "
+                                            f"{was[line:line + 1]}")
 
 
 async def restart(run, _):

@@ -56,6 +56,8 @@ TRANSCRIPT = ("listening on", "accepted connection from", "echoing", "closing co
 KEEP_COMMENTS = ("Should be ready to read", "Should be ready to write", "...", "noqa", "YOUR CODE HERE",
                  "BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 GENERATED = ("navigation", "length", "course-map")
+# course.AFTER_A_RESTART in Chinese, with the menu as JupyterLab's Chinese interface names it.
+AFTER_A_RESTART = "*重启内核后*：点一下你所在的单元格，用 *运行 → 运行选中单元格上方的所有单元格*，再接着往下。"
 
 
 # -- units: what a translator translates -----------------------------------------------------------
@@ -317,6 +319,7 @@ def chinese_generated_cells(nb, english, built):
         ex_minutes = nbformat.read(solution, as_version=4).metadata.get("echo_lab", {}).get("minutes", "?")
         length += f" **练习：**[{ex_title}](../exercises/{name}.ipynb)，约 {ex_minutes} 分钟。"
         practise += f"\n\n**动手练习：**[{ex_title}](../exercises/{name}.ipynb)，约 {ex_minutes} 分钟。"
+    length += "\n\n" + AFTER_A_RESTART
     navs = [c for c in nb.cells if "navigation" in c.metadata.get("tags", [])]
     for k, cell in enumerate(navs):
         cell.source = nav + (practise if k == len(navs) - 1 else "")
@@ -329,13 +332,23 @@ def chinese_generated_cells(nb, english, built):
 
 
 def chinese_map(built, prefix):
-    """The Chinese course map: lesson, minutes, question (links relative to ``prefix``)."""
+    """The Chinese course map, as the English one (tools/course.py): lesson, minutes, exercises, question.
+
+    Links are relative to ``prefix`` (lessons) and its exercises/ sibling."""
     order = [path for path in edition() if path.parent.name == "notebooks"]
-    rows = ["| # | 课 | 分钟 | 它回答的问题 |", "|---|---|---|---|"]
-    for path in order[1:]:
-        question = built[path].metadata.get("echo_lab", {}).get("question", "")
+    rows = ["| # | 课 | 分钟 | 练习（分钟） | 它回答的问题 |", "|---|---|---|---|---|"]
+    to_exercises = "../exercises/" if prefix == "" else prefix.replace("notebooks/", "exercises/")
+    total = practice = 0
+    for path in order:
+        meta = built[path].metadata.get("echo_lab", {})
         minutes = course.measure(nbformat.read(path, as_version=4))[3]
-        rows.append(f"| {path.name[:2]} | [{title(built[path]).split(' · ', 1)[-1]}]({prefix}{path.name}) | {minutes} | {question} |")
+        found = [(name, course.exercise(name)[1]) for name in meta.get("exercises", [])]
+        cell = "、".join(f"[{name[:2]}]({to_exercises}{name}.ipynb)（{m}）" for name, m in found)
+        total += minutes
+        practice += sum(m for _name, m in found if isinstance(m, int))
+        rows.append(f"| {path.name[:2]} | [{title(built[path]).split(' · ', 1)[-1]}]({prefix}{path.name}) | {minutes} "
+                    f"| {cell} | {meta.get('question', '')} |")
+    rows.append(f"| | **合计** | **{total}** | **{practice}** | 约 {round((total + practice) / 60, 1):g} 小时 |")
     return "\n".join(rows)
 
 

@@ -1,0 +1,142 @@
+"""Your copy of the course: the lessons and exercises you work in, kept apart from the course's own files.
+
+    python tools/workspace.py                # make work/, or bring it up to date with the course
+    python tools/workspace.py lab [--zh]     # that, then JupyterLab on work/, opened at the course's index
+    python tools/workspace.py lab -- ARGS    # ARGS go to `jupyter lab` (make lab passes its terminal settings)
+
+``make lab`` and ``make lab-zh`` run ``lab``. JupyterLab saves every notebook
+you open, with your outputs and answers, so you work in copies: ``work/``
+holds ``notebooks/``, ``exercises/`` and ``zh-CN/`` as the course ships them,
+and git never sees it (.gitignore). The course's own notebooks stay as they
+came, so ``git pull`` takes a course update without a conflict; the next
+``make lab`` brings it into ``work/``:
+
+* a notebook you have not changed since it was copied is replaced by the new version;
+* a notebook you have changed is never touched: the new version is written
+  beside it as ``NAME.updated.ipynb``, and the run says so;
+* a notebook you deleted is copied again, as the course has it now (the way to start one afresh).
+
+``work/.course.json`` remembers the digest of each notebook as it was copied,
+which is how "changed by you" is told from "changed by the course". Copies
+are trusted (signed), so their saved pictures and widgets show in JupyterLab.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+WORK = ROOT / "work"
+FOLDERS = ("notebooks", "exercises", "zh-CN/notebooks", "zh-CN/exercises")
+INDEX = {"en": "notebooks/00-index.ipynb", "zh": "zh-CN/notebooks/00-index.ipynb"}
+MANIFEST = ".course.json"
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def course_files(root=ROOT):
+    """The notebooks a learner works in, as paths relative to ``root``."""
+    return sorted(p.relative_to(root).as_posix() for folder in FOLDERS for p in (root / folder).glob("*.ipynb"))
+
+
+def sync(root=ROOT, work=WORK):
+    """Bring ``work`` up to date with the course in ``root``; return {what happened: [paths]}."""
+    manifest_path = work / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except FileNotFoundError:
+        manifest = {}
+    done = {"copied": [], "updated": [], "kept": [], "restored": []}
+    for name in course_files(root):
+        source, copy = root / name, work / name
+        new = digest(source)
+        if not copy.exists():
+            done["restored" if name in manifest else "copied"].append(name)
+        elif digest(copy) == new:
+            manifest[name] = new
+            continue
+        elif digest(copy) == manifest.get(name):
+            done["updated"].append(name)  # the learner's copy is as we left it: take the course's new one
+        else:  # the learner changed it: theirs stays, the course's new version goes beside it
+            if manifest.get(name) != new:
+                beside = copy.with_suffix(".updated.ipynb")
+                beside.write_bytes(source.read_bytes())
+                done["kept"].append(name)
+            manifest[name] = new
+            continue
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(source.read_bytes())
+        manifest[name] = new
+    work.mkdir(parents=True, exist_ok=True)
+    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    as_shipped = [work / name for name in course_files(root) if digest(work / name) == digest(root / name)]
+    trust(as_shipped + sorted(work.glob("**/*.updated.ipynb")))
+    return done
+
+
+def trust(paths):
+    """Sign ``paths`` as `jupyter trust` does, so JupyterLab shows their saved pictures and widgets."""
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    notary = NotebookNotary()
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        if not notary.check_signature(nb):
+            notary.sign(nb)
+
+
+def report(done, work=WORK):
+    lines = [f"Your copy of the course: {work} (your work stays here; `git pull` never touches it)."]
+    if done["copied"]:
+        folders = sorted({name.rsplit("/", 1)[0] for name in done["copied"]})
+        lines.append(f"  copied    {len(done['copied'])} notebooks: {', '.join(folders)}")
+    for name in done["restored"]:
+        lines.append(f"  restored  {name} (it had been deleted: this is the course's version)")
+    for name in done["updated"]:
+        lines.append(f"  updated   {name} (you had not changed it)")
+    for name in done["kept"]:
+        updated = pathlib.PurePosixPath(name).with_suffix(".updated.ipynb")
+        lines.append(f"  kept      {name}: yours, changed by you; the course's new version is {updated}")
+    if not any(done.values()):
+        lines.append("  up to date with the course")
+    return "\n".join(lines)
+
+
+def lab(zh, jupyter_args, work=WORK):
+    """Replace this process with JupyterLab serving ``work``, opened at the course's index."""
+    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={work}",
+            f"--LabApp.default_url=/lab/tree/{INDEX['zh' if zh else 'en']}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")  # a container's or a class machine's root user
+    if zh:  # JupyterLab's interface language is a user setting; this one is kept in work/, for lab --zh only
+        settings = work / ".settings-zh"
+        plugin = settings / "@jupyterlab" / "translation-extension" / "plugin.jupyterlab-settings"
+        plugin.parent.mkdir(parents=True, exist_ok=True)
+        plugin.write_text(json.dumps({"locale": "zh_CN"}))
+        os.environ["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
+    print(f"Opening {INDEX['zh' if zh else 'en']} in JupyterLab; Ctrl-C here stops it.", flush=True)
+    os.execv(sys.executable, argv + jupyter_args)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", choices=["sync", "lab"], default="sync",
+                        help="sync: make or update work/ (the default); lab: that, then open JupyterLab on it")
+    parser.add_argument("--zh", action="store_true", help="the Chinese edition, in JupyterLab's Chinese interface")
+    argv = sys.argv[1:] if argv is None else argv
+    ours, jupyter_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    parser.epilog = "Options after -- go to `jupyter lab`."
+    args = parser.parse_args(ours)
+    print(report(sync()), flush=True)
+    if args.command == "lab":
+        lab(args.zh, jupyter_args)
+
+
+if __name__ == "__main__":
+    main()
