@@ -291,11 +291,12 @@ TERMINAL_TEXT = """() => {
 }"""
 
 
-def wait_for_ui(page, timeout=30_000):
-    """Wait until JupyterLab has restored its layout and drawn the menu bar and the notebook's toolbar."""
+def wait_for_ui(page, timeout=30_000, help_label="Help"):
+    """Wait until JupyterLab has restored its layout and drawn the menu bar (its last menu is ``help_label``:
+    Help, or 帮助 in the Chinese interface) and the notebook's toolbar."""
     page.evaluate("() => window.jupyterapp.restored")
-    page.wait_for_function("""() => Array.from(document.querySelectorAll('.lm-MenuBar-itemLabel'))
-        .some(e => e.textContent === 'Help') &&
+    page.wait_for_function(f"""() => Array.from(document.querySelectorAll('.lm-MenuBar-itemLabel'))
+        .some(e => e.textContent === {json.dumps(help_label)}) &&
       document.querySelector('.jp-NotebookPanel-toolbar [data-jp-item-name=kernelName]') !== null""",
                            timeout=timeout)
 

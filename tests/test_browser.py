@@ -17,6 +17,7 @@ check run unfinished, wrong and right.
 import json
 import os
 import pathlib
+import re
 import shutil
 
 import pytest
@@ -286,3 +287,54 @@ def test_readme_path_make_lab_opens_the_index_and_its_link_leads_to_an_exercise_
         assert outcome in shown, f"`make {target}`, exercise 01, {name}: the check showed\n{shown}"
         others = [o for o in OUTCOMES[target] if o != outcome and o not in outcome]
         assert not [o for o in others if o in shown], f"{name}: the check showed\n{shown}"
+
+
+# Menu paths a lesson tells a learner to follow: "*Kernel → Interrupt Kernel*", "(File → New → Terminal)",
+# "（文件 → 新建 → 终端）".
+MENU_PATH = re.compile(r"[*(（]([^*()（）`\n]+?(?: → [^*()（）`\n]+?)+)[*)）]")
+
+
+def _menu_paths(folders):
+    found = {}
+    for folder in folders:
+        for path in sorted((ROOT / folder).glob("*.ipynb")):
+            for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+                if cell["cell_type"] == "markdown":
+                    for match in MENU_PATH.finditer("".join(cell["source"])):
+                        found.setdefault(match[1].strip(), f"{folder}/{path.name}")
+    return found
+
+
+def _menu_has(page, path):
+    """Open JupyterLab's menus along ``path`` (["Kernel", "Interrupt Kernel"]); return what is missing, or None."""
+    bar = page.locator(".lm-MenuBar-itemLabel").filter(has_text=re.compile(f"^{re.escape(path[0])}$"))
+    if bar.count() != 1:
+        return f"no menu {path[0]!r} in {page.locator('.lm-MenuBar-itemLabel').all_inner_texts()}"
+    bar.click()
+    try:
+        for depth, label in enumerate(path[1:], start=1):
+            menu = page.locator(".lm-Menu").nth(depth - 1)
+            items = menu.locator(".lm-Menu-itemLabel").all_inner_texts()
+            if label not in items:
+                return f"no {label!r} under {' → '.join(path[:depth])}: {items}"
+            if depth < len(path) - 1:  # a submenu: open it
+                menu.locator(".lm-Menu-item").filter(has_text=re.compile(f"^{re.escape(label)}")).first.hover()
+                page.locator(".lm-Menu").nth(depth).wait_for(timeout=5000)
+        return None
+    finally:
+        page.keyboard.press("Escape")
+        page.keyboard.press("Escape")
+        page.keyboard.press("Escape")
+
+
+@pytest.mark.parametrize("edition", ["en", "zh-CN"])
+def test_every_menu_a_lesson_names_is_in_jupyterlabs_menus_in_its_language(edition, request, page):
+    lab = request.getfixturevalue("lab" if edition == "en" else "zh_lab")
+    folders = ("notebooks", "exercises") if edition == "en" else ("zh-CN/notebooks", "zh-CN/exercises")
+    paths = _menu_paths(folders)
+    assert paths, "no menu paths found: the pattern no longer matches how lessons write them"
+    open_notebook(page, lab, "notebooks/00-index.ipynb" if edition == "en" else "zh-CN/notebooks/00-index.ipynb")
+    wait_for_ui(page, help_label="Help" if edition == "en" else "帮助")
+    missing = {text: (where, why) for text, where in paths.items()
+               if (why := _menu_has(page, [part.strip() for part in text.split("→")])) is not None}
+    assert not missing, "\n".join(f"{where}: *{text}*: {why}" for text, (where, why) in missing.items())
