@@ -61,3 +61,12 @@ def test_the_chinese_course_maps_link_every_lesson_and_exercise_the_english_ones
         link for link in readme if link.startswith(("notebooks/", "exercises/"))]
     for link in chinese:
         assert (ROOT / link).exists(), f"README.zh-CN.md links {link}, which is not there"
+
+
+def test_every_lesson_says_at_its_top_what_to_do_after_a_kernel_restart():
+    for folder, words in (("notebooks", "Run → Run All Above Selected Cell"),
+                          ("zh-CN/notebooks", "运行 → 运行选中单元格上方的所有单元格")):
+        for path in sorted((ROOT / folder).glob("[0-9][0-9]-*.ipynb")):
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            top = "".join("".join(c["source"]) for c in cells[:4])
+            assert words in top, f"{folder}/{path.name}: its top does not say what to do after a kernel restart"
