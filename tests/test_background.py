@@ -294,7 +294,7 @@ def test_recorder_wraps_a_learner_selector_and_keeps_real_sockets_in_the_map():
         sel.register(a, READ, data="x")
         b.send(b"hi")
         (key, mask), = sel.select(timeout=1)
-        assert key.fileobj.recv(10) == b"hi"  # through the stand-in: recorded
+        assert key.fileobj.recv(10) == b"hi"  # the registered socket itself, recorded
         assert sel.get_map()[a].fileobj is a
         sel.modify(key.fileobj, READ | WRITE, data="x")
         sel.unregister(key.fileobj)

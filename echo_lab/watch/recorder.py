@@ -6,11 +6,15 @@ only changes one line::
     sel = Recorder(selectors.DefaultSelector())
 
 Every ``register``, ``modify`` and ``unregister`` is recorded, and every
-``select()`` call with what it returned.  To see the bytes each handler
-moves, the keys that ``select()`` returns carry a thin stand-in for the
-socket (:class:`RecordingSocket`) that counts ``recv``, ``send``,
-``accept`` and ``close`` and passes everything else through.  The
-selector's own map still holds the real sockets.
+``select()`` call with what it returned.  The keys are the wrapped
+selector's own, as a plain selector gives them: ``select()`` returns the
+very key ``register()`` returned (``key is lkey``) holding the very socket
+that was registered (``key.fileobj is lsock``).  To see the bytes each
+handler moves, a socket that ``select()`` returns is switched, in place,
+to a subclass of ``socket.socket`` (:class:`RecordingSocket`) whose
+``recv``, ``send``, ``sendall``, ``accept`` and ``close`` are recorded;
+the object stays the same, and so does its ``repr``.  It goes back to a
+plain ``socket.socket`` when it is closed or the Recorder is.
 
 Events go into a ring of ``capacity`` entries (the oldest are dropped and
 counted in :attr:`Recorder.dropped`); the bytes sent and received are
@@ -24,6 +28,7 @@ import selectors
 import socket
 import threading
 import time
+import weakref
 from collections import deque
 from typing import NamedTuple
 
@@ -82,56 +87,54 @@ def _fileno(obj):
         return -1
 
 
-class RecordingSocket:
-    """Stands in for a socket in the keys ``select()`` returns; records its I/O."""
+class RecordingSocket(socket.socket):
+    """The class of a socket while a :class:`Recorder` watches it; records its I/O.
 
-    __slots__ = ("_sock", "_rec", "_fd")
+    A Recorder switches a ``socket.socket`` that its ``select()`` returns to
+    a subclass of this one made for it (``_recorder`` names it): the learner
+    keeps the same object, so ``key.fileobj is sock`` holds, as it does
+    with a plain selector.  Only the recorded methods differ.
+    """
 
-    def __init__(self, sock, recorder):
-        self._sock, self._rec, self._fd = sock, recorder, sock.fileno()
+    __slots__ = ()
+    _recorder = None  # set on the subclass each Recorder makes
 
     def recv(self, bufsize, *flags):
-        data = self._sock.recv(bufsize, *flags)
-        self._rec._add("recv", self._fd, nbytes=len(data))
+        data = super().recv(bufsize, *flags)
+        self._recorder._add("recv", self.fileno(), nbytes=len(data))
         return data
 
     def send(self, data, *flags):
-        sent = self._sock.send(data, *flags)
-        self._rec._add("send", self._fd, nbytes=sent)
+        sent = super().send(data, *flags)
+        self._recorder._add("send", self.fileno(), nbytes=sent)
         return sent
 
     def sendall(self, data, *flags):
-        self._sock.sendall(data, *flags)
-        self._rec._add("send", self._fd, nbytes=len(data))
+        super().sendall(data, *flags)
+        self._recorder._add("send", self.fileno(), nbytes=len(data))
 
     def accept(self):
-        conn, addr = self._sock.accept()
-        self._rec._add("accept", self._fd, label=f"client {addr[0]}:{addr[1]}")
+        conn, addr = super().accept()  # a plain socket.socket
+        self._recorder._add("accept", self.fileno(), label=f"client {addr[0]}:{addr[1]}")
         return conn, addr
 
     def close(self):
-        if self._sock.fileno() != -1:
-            self._rec._add("close", self._fd)
-        self._sock.close()
+        recorder, fd = self._recorder, self.fileno()
+        try:
+            if fd != -1:
+                recorder._add("close", fd)
+            super().close()
+        finally:
+            recorder._release(self)
 
-    def fileno(self):
-        return self._sock.fileno()
+    def dup(self):
+        sock = super().dup()  # made with this class: the copy is not watched
+        sock.__class__ = socket.socket
+        return sock
 
-    def __getattr__(self, name):
-        return getattr(self._sock, name)
-
-    def __eq__(self, other):
-        return self._sock == (other._sock if isinstance(other, RecordingSocket) else other)
-
-    def __hash__(self):
-        return hash(self._sock)
-
-    def __repr__(self):
-        return repr(self._sock)
-
-
-def _real(fileobj):
-    return fileobj._sock if isinstance(fileobj, RecordingSocket) else fileobj
+    def __repr__(self):  # as the socket's own class shows it: '<socket.socket fd=...>'
+        cls = type(self)
+        return super().__repr__().replace(f"{cls.__module__}.{cls.__qualname__}", "socket.socket", 1)
 
 
 class Recorder(selectors.BaseSelector):
@@ -147,7 +150,8 @@ class Recorder(selectors.BaseSelector):
         self._lock = threading.Lock()
         self._labels = {}  # fd -> label of the socket registered (or last registered) there
         self._names = {}  # fd -> label given with set_label, used at the next register
-        self._proxies = {}  # fd -> RecordingSocket, for the sockets registered now
+        self._watched = weakref.WeakSet()  # the sockets switched to self._socket_class
+        self._socket_class = None  # made at the first socket watched
 
     # -- recording -------------------------------------------------------
     def _add(self, kind, fd, label=None, events=0, ready=0, nbytes=0):
@@ -177,27 +181,25 @@ class Recorder(selectors.BaseSelector):
 
     def set_label(self, fileobj, label):
         """Name a socket before registering it (the background server names its wake-up socket)."""
-        self._names[_fileno(_real(fileobj))] = label
+        self._names[_fileno(fileobj)] = label
 
     def label(self, fd):
         return self._labels.get(fd, f"fd {fd}")
 
     # -- the selector interface -------------------------------------------
     def register(self, fileobj, events, data=None):
-        fileobj = _real(fileobj)
         key = self.selector.register(fileobj, events, data)
         self._labels[key.fd] = self._names.pop(key.fd, None) or label_of(fileobj)
         self._add("register", key.fd, events=events)
         return key
 
     def unregister(self, fileobj):
-        key = self.selector.unregister(_real(fileobj))
-        self._proxies.pop(key.fd, None)
+        key = self.selector.unregister(fileobj)  # still watched: the close that follows is recorded
         self._add("unregister", key.fd, events=0)
         return key
 
     def modify(self, fileobj, events, data=None):
-        key = self.selector.modify(_real(fileobj), events, data)
+        key = self.selector.modify(fileobj, events, data)
         self._add("modify", key.fd, events=events)
         return key
 
@@ -205,28 +207,35 @@ class Recorder(selectors.BaseSelector):
         ready = self.selector.select(timeout)
         self.calls += 1
         self._add("select", -1, "", ready=len(ready))
-        result = []
         for key, mask in ready:
             self._add("ready", key.fd, events=key.events, ready=mask)
-            result.append((key._replace(fileobj=self._proxy(key)), mask))
-        return result
+            if type(key.fileobj) is socket.socket:  # not yet watched (a pipe, a raw fd: nothing to record)
+                self._watch(key.fileobj)
+        return ready  # the selector's own keys, as a plain selector returns them
 
-    def _proxy(self, key):
-        proxy = self._proxies.get(key.fd)
-        if proxy is None or proxy._sock is not key.fileobj:
-            if not isinstance(key.fileobj, socket.socket):
-                return key.fileobj  # a pipe or a raw fd: nothing to record
-            proxy = self._proxies[key.fd] = RecordingSocket(key.fileobj, self)
-        return proxy
+    def _watch(self, sock):
+        """Switch ``sock``, in place, to this Recorder's RecordingSocket class."""
+        if self._socket_class is None:
+            self._socket_class = type("RecordingSocket", (RecordingSocket,),
+                                      {"__slots__": (), "_recorder": self, "__module__": __name__})
+        sock.__class__ = self._socket_class
+        self._watched.add(sock)
+
+    def _release(self, sock):
+        """Give ``sock`` back its plain class: at its close, or the Recorder's."""
+        if type(sock) is self._socket_class:
+            sock.__class__ = socket.socket
+        self._watched.discard(sock)
 
     def get_key(self, fileobj):
-        return self.selector.get_key(_real(fileobj))
+        return self.selector.get_key(fileobj)
 
     def get_map(self):
         return self.selector.get_map()
 
     def close(self):
-        self._proxies.clear()
+        for sock in list(self._watched):
+            self._release(sock)
         self.selector.close()
 
     def __repr__(self):
