@@ -131,6 +131,8 @@ UNREGISTER_CLOSE = "            sel.unregister(sock)\n            sock.close()\n
 CLOSE_UNREGISTER = "            sock.close()\n            sel.unregister(sock)\n"
 ADD_WRITE = "            sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, data=data)\n"
 DROP_WRITE = "        if not data.outb:\n            sel.modify(sock, selectors.EVENT_READ, data=data)"
+NAMESPACE = "    data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')\n"
+DROP_WRITE_ALWAYS = "    if not data.outb:\n        sel.modify(sock, selectors.EVENT_READ, data=data)"  # after READ too
 
 MISTAKES = {  # exercise: [(case, replacements, words)]
     # 01 · the listening socket
@@ -143,7 +145,8 @@ MISTAKES = {  # exercise: [(case, replacements, words)]
         ("all-interfaces", [("lsock.bind((host, port))", "lsock.bind(('', port))")],
          ("Asked for host '127.0.0.1', the socket is bound to '0.0.0.0'",)),
         ("bind-two-arguments", [("lsock.bind((host, port))", "lsock.bind(host, port)")],
-         ("raised TypeError", "lsock.bind(host, port)", "takes exactly one argument")),
+         ("raised TypeError", "lsock.bind(host, port)", "takes exactly one argument",
+          "`bind` takes one argument, a (host, port) tuple: `bind((host, port))`")),
         ("udp", [("SOCK_STREAM", "SOCK_DGRAM")], ("raised OSError", "lsock.listen()")),
         ("no-print", [("    print('listening on', (host, port))\n", "")], ("did not print", "listening on")),
     ],
@@ -212,7 +215,15 @@ MISTAKES = {  # exercise: [(case, replacements, words)]
         ("still-blocking", [("    conn.setblocking(False)\n", "")], ("The accepted socket is still blocking",)),
         ("read-only", [(ACCEPT_EVENTS, "events = selectors.EVENT_READ")], ("registered for EVENT_READ only",)),
         ("data-none", [("sel.register(conn, events, data=data)", "sel.register(conn, events)")],
-         ("registered with data=None", "listening socket")),
+         ("registered with data=None", "listening socket", "not passed to register", "data=data")),
+        ("data-none-passed", [("sel.register(conn, events, data=data)", "sel.register(conn, events, data=None)")],
+         ("registered with data=None", "The namespace is made but not passed to register",
+          "`sel.register(conn, events, data=data)`")),
+        ("no-namespace", [(NAMESPACE, ""), ("data=data", "data=None")],
+         ("registered with data=None", "Make a namespace for the connection",
+          "`data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')`")),
+        ("namespace-without-its-module", [("types.SimpleNamespace(", "SimpleNamespace(")],
+         ("raised NameError", "`SimpleNamespace` is not defined", "with its module", "imports it")),
         ("not-registered", [("    sel.register(conn, events, data=data)\n", "")], ("did not register it",)),
         ("registers-the-listening-socket", [("sel.register(conn,", "sel.register(sock,")],
          ("raised KeyError", "Register the new connection")),
@@ -261,6 +272,8 @@ MISTAKES = {  # exercise: [(case, replacements, words)]
          ("msg_total is 2; the messages have 44 bytes in all.",)),
         ("no-print", [("        print('starting connection', connid, 'to', server_addr)\n", "")],
          ("did not print",)),
+        ("connect_ex-two-arguments", [("sock.connect_ex(server_addr)", "sock.connect_ex(*server_addr)")],
+         ("raised TypeError", "`connect_ex` takes one argument, a (host, port) tuple")),
     ],
     # 07 · the client's service_connection
     "client_service_connection": [
@@ -295,6 +308,22 @@ MISTAKES = {  # exercise: [(case, replacements, words)]
          ("called accept_wrapper for a connection", "data=data")),
         ("sends-at-once", [("            data.outb += recv_data\n" + ADD_WRITE, "            sock.send(recv_data)\n")],
          ("raised BlockingIOError", "send buffer is full")),
+        ("modifies-after-closing", [("            sock.close()\n            return\n", "            sock.close()\n"),
+                                    (DROP_WRITE, DROP_WRITE_ALWAYS)],
+         ("raised ValueError: Invalid file descriptor: -1", "closed before `sel.modify`", "fileno -1",
+          "Unregister first, close last", "`return` right after `sock.close()`")),
+        ("registers-again-for-write", [(ADD_WRITE, ADD_WRITE.replace("sel.modify", "sel.register"))],
+         ("raised KeyError", "is already registered", "change its events with `sel.modify(")),
+        ("modify-instead-of-register",
+         [("sel.register(conn, events, data=data)", "sel.modify(conn, events, data=data)")],
+         ("raised KeyError", "is not registered", "Register it first with `sel.register`")),
+        ("namespace-without-outb", [("addr=addr, inb=b'', outb=b''", "addr=addr, inb=b''")],
+         ("raised AttributeError", "The namespace has no `outb`: it was built without that field")),
+        ("text-buffers", [("addr=addr, inb=b'', outb=b''", "addr=addr, inb='', outb=''")],
+         ("raised TypeError", "Text (str) and bytes were mixed", "`b''`, not `''`")),
+        ("sends-text", [("addr=addr, inb=b'', outb=b''", "addr=addr, inb='', outb=''"),
+                        ("data.outb += recv_data", "data.outb += recv_data.decode()")],
+         ("raised TypeError: a bytes-like object is required, not 'str'", "`send` takes bytes, not a str")),
     ],
 }
 WRONG = [(exercise, case, replacements, words)

@@ -45,6 +45,12 @@ def wrong_total():
                              test_checks.mutate(test_checks.solution_code("client_service_connection"), *mistake))
 
 
+def mistake(exercise, case):
+    """The solution with one of test_checks.MISTAKES in it, checked."""
+    replacements = dict((name, r) for name, r, _ in test_checks.MISTAKES[exercise])[case]
+    return test_checks.check(exercise, test_checks.mutate(test_checks.solution_code(exercise), *replacements))
+
+
 def passing():
     return test_checks.check("register_listening", test_checks.solution_code("register_listening"))
 
@@ -70,6 +76,16 @@ def test_a_wrong_answer_is_said_in_chinese_with_the_same_values(chinese):
     assert '更多帮助：hint("client_service_connection")，然后 hint("client_service_connection", 2)' in shown
     html = result._repr_html_()
     assert "还不对" in html and "<b>提示：</b>" in html and "<code>data.recv_total += len(recv_data)</code>" in html
+
+
+def test_the_hint_for_the_learners_mistake_is_said_in_chinese(chinese):
+    result = mistake("listening_socket", "bind-two-arguments")  # an exception of the learner's code
+    assert result.hint == "`bind` 只接受一个参数，即一个 (host, port) 元组：`bind((host, port))`，要写两层括号。"
+    assert "\n提示：`bind` 只接受一个参数" in repr(result)
+    closed = mistake("bug_hunt", "modifies-after-closing").hint
+    assert "已关闭的 socket 的 fileno 是 -1" in closed and "在 `sock.close()` 之后立即 `return`" in closed, closed
+    assert mistake("accept_wrapper", "data-none-passed").hint == (
+        "命名空间创建了，却没有传给 register，所以 key 的 data 是 None：`sel.register(conn, events, data=data)`。")
 
 
 def test_a_passing_answer_is_said_in_chinese(chinese):

@@ -35,6 +35,7 @@ The modules, each readable on its own:
 * ``rebind``: the copy of the learner's function that uses the check's selector;
 * ``tracebacks``: an error of the learner's code as it is shown: the learner's frames
   of its traceback, and what it means (``show_error``);
+* ``exception_hints``: the hint for a common exception of the learner's code, from one table;
 * ``observe``: what several checks look at (socket waits, the selector's record,
   a background server);
 * ``listening``: the listening socket, its registration, a mask's bits (01, 02);

@@ -36,6 +36,7 @@ import concurrent.futures
 import time
 
 from ..i18n import _
+from .exception_hints import exception_hint
 from .protocol_clients import (
     FLOOD,
     FLOOD_SECONDS,
@@ -72,8 +73,7 @@ def _look_for_errors(server, when):
     else:
         message = _("{when}, your protocol raised {error_type}: {error}.").format(
             when=when, error_type=type(error).__name__, error=error)
-    raise Wrong(message, _("The last lines of the traceback show where in your code it failed."),
-                 learner_traceback(error))
+    raise Wrong(message, exception_hint(error), learner_traceback(error))
 
 
 def _echo(trial, server, payload, what):

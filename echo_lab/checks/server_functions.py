@@ -80,7 +80,11 @@ def _accept_wrapper(trial, fn):
         if data is None:
             raise Wrong(_("The connection is registered with data=None: the event loop would take it "
                            "for the listening socket and call accept_wrapper on it."),
-                         hint="`data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')`")
+                         hint=_("The namespace is made but not passed to register, so the key's data is None: "
+                                "`sel.register(conn, events, data=data)`.") if _makes_namespace(fn) else
+                         _("Make a namespace for the connection and pass it to register: "
+                           "`data = types.SimpleNamespace(addr=addr, inb=b'', outb=b'')`, then "
+                           "`sel.register(conn, events, data=data)`."))
         for attr, expected in (("addr", peer), ("inb", b""), ("outb", b"")):
             if not hasattr(data, attr):
                 raise Wrong(_("key.data has no `{attr}`: service_connection needs data.addr, data.inb "
@@ -98,6 +102,13 @@ def _accept_wrapper(trial, fn):
     return _("It accepted each connection, made it non-blocking, and registered it for "
              "EVENT_READ | EVENT_WRITE with addr, inb and outb. With the tutorial's service_connection, "
              "a background server running it echoed 2 clients.")
+
+
+def _makes_namespace(fn):
+    """Does ``fn`` build the connection's namespace (``types.SimpleNamespace(...)``, or a local ``data``)?
+    Registered with data=None, it was then made but not passed on."""
+    code = fn.__code__
+    return "SimpleNamespace" in code.co_names or "data" in code.co_varnames[code.co_argcount:]
 
 
 # ---------------------------------------------------------------------------

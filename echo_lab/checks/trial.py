@@ -36,6 +36,7 @@ import types
 from ..i18n import _
 from ..run.unstick import unstick
 from ..watch.recorder import Recorder
+from .exception_hints import exception_hint
 from .rebind import rebind, uses_selector
 from .results import Result
 from .tracebacks import learner_frames, learner_traceback
@@ -144,7 +145,7 @@ class Trial:
 
         ``NotImplementedError`` -> not attempted; another exception -> wrong,
         with its traceback and the hint ``on_error`` gives for its type (a text, or a function of
-        the exception that returns one).
+        the exception that returns one), else the hint of :mod:`exception_hints` for it.
         """
         name = name or (fn.__name__ if hasattr(fn, "__name__") else _("your function"))
         box = {}
@@ -176,11 +177,12 @@ class Trial:
             raise NotAttempted(frames[-1].name if frames else None)
         if isinstance(error, Wrong):
             raise error
-        hint = _("The last lines of the traceback show where in your code it failed.")
+        hint = None
         for exc_type, text in (on_error or {}).items():
             if isinstance(error, exc_type):
                 hint = text(error) if callable(text) else text  # a function: the hint depends on the line
                 break
+        hint = hint or exception_hint(error)  # the table of common exceptions, or the generic line
         raise Wrong(_("{name} raised {error_type}: {error}").format(name=name, error_type=type(error).__name__,
                                                                       error=error), hint=hint,
                      traceback=learner_traceback(error))
