@@ -3,6 +3,8 @@
 # make lab-zh the same in Chinese: JupyterLab's interface and the Chinese edition, work/zh-CN/
 # make teach  the same with nbgrader's tools for a teacher, .venv-teach/
 # make test   set up (or update) the developer's environment, .venv/, and run every test
+# make check  the same environment; lint, generated files up to date, and every test that starts
+#             no kernel, browser, hub or environment (under a minute)
 #
 # Each environment has only what its user needs (pyproject.toml): the learner's
 # the course and what its lessons run; the teacher's adds the `teacher` extra
@@ -20,7 +22,7 @@ NOTEBOOKS := $(wildcard notebooks/*.ipynb solutions/*.ipynb exercises/*.ipynb)
 # Extra options for `jupyter lab` (e.g. LAB_ARGS=--port=9999).
 LAB_ARGS ?=
 
-.PHONY: lab lab-zh zh teach test install install-lab install-teach exercises bench clean
+.PHONY: lab lab-zh zh teach test check install install-lab install-teach exercises bench clean
 
 $(STAMP):       EXTRA := [dev]
 $(LAB_STAMP):   EXTRA :=
@@ -67,8 +69,16 @@ teach: $(TEACH_STAMP)
 	$(TEACH_VENV)/bin/jupyter trust $(NOTEBOOKS)
 	$(call run_lab,$(TEACH_VENV),$(abspath $(TEACH_VENV))/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root))
 
+# Test files run on WORKERS processes at once (pytest-xdist; a notebook's cells stay on one).
+WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# (no notebook among these: tests go to whichever worker is free; most of their time is spent waiting
+# on sockets, so twice as many workers as this machine's 2 cores)
+CHECK_WORKERS ?= 4
+check: install
+	$(BIN)/python -m pytest tests -n $(CHECK_WORKERS) --dist load -m "not kernel and not browser and not hub and not venv" $(PYTEST_ARGS)
 
 exercises: install
 	$(BIN)/python tools/make_exercises.py
@@ -77,4 +87,4 @@ bench: install
 	$(BIN)/python -m echo_lab bench
 
 clean:
-	rm -rf $(VENV) $(LAB_VENV) $(TEACH_VENV) .pytest_cache
+	rm -rf $(VENV) $(LAB_VENV) $(TEACH_VENV) .pytest_cache .hypothesis .cache screenshots

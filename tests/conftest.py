@@ -1,5 +1,8 @@
 """Fixtures the tests share.  Plain functions are in ``helpers.py``."""
 
+import fcntl
+import os
+
 import pytest
 
 from echo_lab import stop_all
@@ -32,5 +35,16 @@ def sockets():
 
 @pytest.fixture(scope="session")
 def learner_clone(tmp_path_factory):
-    """A fresh copy of the course, as a learner's clone has it; `make lab` in it builds its own .venv-lab/ once."""
-    return fresh_clone(tmp_path_factory.mktemp("learner") / "echo-lab")
+    """A fresh copy of the course, as a learner's clone has it; `make lab` in it builds its own .venv-lab/ once.
+
+    Under pytest-xdist every worker shares one (the folder above each worker's own), made by the first.
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    clone = shared / "learner" / "echo-lab"
+    with open(shared / "learner.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (clone / "Makefile").exists():
+            fresh_clone(clone)
+    return clone

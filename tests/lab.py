@@ -11,6 +11,7 @@ which builds its own ``.venv-lab/``; its address is read from what it prints.
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import pathlib
@@ -176,10 +177,14 @@ class MadeLab(Lab):
         self.venv = clone / ".venv-lab"
         self.root = clone / "work"
         self.log = open(tmp / f"make-{target}.log", "w")  # noqa: SIM115 (open while JupyterLab runs)
-        # Its own process group: make runs JupyterLab as a child, and close() stops both.
-        self.proc = subprocess.Popen(["make", target], cwd=clone, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=env, start_new_session=True)
-        port, self.start_path, self.token = self._wait_for_printed_url(BUILD_TIMEOUT + 60)
+        # One `make` at a time in a clone until JupyterLab is up: the first builds .venv-lab/, and two
+        # builds at once (test files on two pytest-xdist workers) would install into it together.
+        with open(clone.parent / "make-lab.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            # Its own process group: make runs JupyterLab as a child, and close() stops both.
+            self.proc = subprocess.Popen(["make", target], cwd=clone, stdout=self.log, stderr=subprocess.STDOUT,
+                                         env=env, start_new_session=True)
+            port, self.start_path, self.token = self._wait_for_printed_url(BUILD_TIMEOUT + 60)
         self.url = f"http://127.0.0.1:{port}"
         self.printed_url = f"{self.url}{self.start_path}?token={self.token}"
 
