@@ -6,10 +6,33 @@ wait_until``): pytest puts ``tests/`` on ``sys.path``.
 
 import gc
 import os
+import shutil
 import socket
 import time
 
+import pytest
+
 HOST = "127.0.0.1"
+
+
+def cannot(what, reason, module=False):
+    """A test that cannot run here: skip, loudly, saying why and how to fix it; under CI, fail.
+
+    CI (``CI`` set; .ci/run installs every prerequisite) must run every test, so
+    a missing prerequisite there is a failure, not a skip.  ``module``: called at
+    a test module's top level (skip the whole module).
+    """
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(f"{what} SKIPPED: {reason}", allow_module_level=module)
+
+
+def require(program, install, what=None):
+    """The path of ``program`` on PATH; without it, ``cannot`` (saying ``install``: how to get it)."""
+    path = shutil.which(program)
+    if path is None:
+        cannot(what or f"tests that need {program}", f"`{program}` is not installed ({install})")
+    return path
 
 
 def wait_until(predicate, timeout=5.0, what="condition", step=0.005):

@@ -24,7 +24,7 @@ import sys
 import time
 import urllib.request
 
-import pytest
+from helpers import cannot, require
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILD_TIMEOUT = 420  # s; `make lab` builds .venv-lab/: 60-90 s from a local index, a few minutes from PyPI
@@ -130,10 +130,7 @@ def make_env(env):
 
 
 def _cannot(reason):
-    """Skip, loudly, with ``reason``; under CI (which can build everything) fail instead."""
-    if os.environ.get("CI"):
-        pytest.fail(f"learner's environment: {reason}", pytrace=False)
-    pytest.skip(f"learner's JupyterLab SKIPPED: {reason}")
+    cannot("the learner's JupyterLab", reason)
 
 
 def fresh_clone(folder):
@@ -142,8 +139,7 @@ def fresh_clone(folder):
     Copied from this checkout's working tree (its uncommitted changes too, so a
     change is tested before it is committed); ignored files (venvs, work/) are not.
     """
-    if not shutil.which("make"):
-        _cannot("`make` is not installed (sudo apt-get install make)")
+    require("make", "sudo apt-get install make", what="the learner's JupyterLab")
     listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                             capture_output=True, check=True, timeout=60).stdout.decode().split("\0")
     for name in filter(None, listed):

@@ -22,6 +22,7 @@ import shutil
 
 import pytest
 
+from helpers import cannot
 from lab import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -43,11 +44,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHOTS = pathlib.Path(os.environ.get("ECHO_LAB_SCREENSHOTS", ROOT / "screenshots"))
 
 if not (shutil.which("chromium") or os.path.exists(CHROMIUM)):
-    reason = ("browser tests SKIPPED: Debian's chromium is not installed. "
-              "Enable them with: sudo apt-get install chromium")
-    if os.environ.get("CI"):
-        raise RuntimeError(reason.replace("SKIPPED", "cannot run in CI"))
-    pytest.skip(reason, allow_module_level=True)
+    cannot("the browser tests", "Debian's chromium is not installed: sudo apt-get install chromium", module=True)
 
 from playwright.sync_api import sync_playwright  # noqa: E402  (after the skip)
 

@@ -34,14 +34,13 @@ import test_checks
 import test_checks_framing
 import test_checks_protocol
 
+from helpers import cannot
+
 try:
     from nbgrader.api import Gradebook
 except ImportError:
-    if os.environ.get("CI"):
-        pytest.fail("nbgrader is not installed, and CI must grade the exercises as a teacher would: "
-                    "pip install -e '.[dev]'", pytrace=False)
-    pytest.skip("nbgrader is not installed, so nbgrader's grading loop is not tried: "
-                "pip install -e '.[dev]' (make install) to try it", allow_module_level=True)
+    cannot("nbgrader's grading loop", "nbgrader is not installed: pip install -e '.[dev]' (make install)",
+           module=True)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"

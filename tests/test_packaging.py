@@ -11,13 +11,14 @@
 import os
 import pathlib
 import re
-import shutil
 import subprocess
 import tomllib
 
 import pytest
 import yaml
 from packaging.requirements import Requirement
+
+from helpers import require
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -86,11 +87,7 @@ def test_teacher_extra_is_nbgrader_and_dev_extra_includes_it():
 
 def _make_n(target):
     """What `make TARGET` would run in a fresh checkout (-B: as if nothing were installed)."""
-    if not shutil.which("make"):
-        reason = "`make` is not installed (sudo apt-get install make)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(f"Makefile check SKIPPED: {reason}")
+    require("make", "sudo apt-get install make", what="the Makefile's checks")
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     return subprocess.run(["make", "-n", "-B", "--no-print-directory", "-C", str(ROOT), target], env=env,
                           capture_output=True, text=True, check=True, timeout=30).stdout

@@ -1,8 +1,21 @@
-"""The Chinese edition: complete catalogs, notebooks in step with the English, the same code, the seed's words."""
+"""The Chinese edition: complete catalogs, notebooks in step with the English, the same code, the seed's words.
+
+The seed (the tutorial's Chinese text) is not part of the project.  What the glossary test needs of it
+is kept in ``tests/data/tutorial_glossary.json``: for each of the glossary's terms, how often the text
+uses it and on which lines.  When ``ECHO_LAB_TUTORIAL`` names the text, the glossary is also checked
+against the text itself (ids with ``text``) and the facts against what the text gives;
+``ECHO_LAB_WRITE_FACTS=1`` as well rewrites them, and so does
+``python tests/test_translation.py --write-facts PATH``.
+"""
 
 import csv
+import difflib
+import functools
+import hashlib
 import importlib.util
 import io
+import json
+import os
 import pathlib
 import re
 import shutil
@@ -15,7 +28,11 @@ import polib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SEED = ROOT.parent / "shared" / "seed" / "000_eb5d85daca0bf7f1.txt"
+FACTS = ROOT / "tests" / "data" / "tutorial_glossary.json"  # what the tests know of the seed's words
+TUTORIAL = "ECHO_LAB_TUTORIAL"  # names the seed: check the glossary against it too
+WRITE_FACTS = "ECHO_LAB_WRITE_FACTS"  # "1" (with TUTORIAL): rewrite FACTS from the seed
+MODES = ["facts", "text"] if os.environ.get(TUTORIAL) else ["facts"]
+AGAIN = f"make them again: {TUTORIAL}=/path/to/the/tutorial.txt {WRITE_FACTS}=1 pytest tests/test_translation.py"
 
 
 def load_translate():
@@ -95,15 +112,81 @@ def glossary():
         return [row for row in csv.reader(f, delimiter="\t") if row and not row[0].startswith("#")]
 
 
-def test_the_glossary_comes_from_the_seed():
-    if not SEED.exists():
-        pytest.fail(f"the seed text is missing: {SEED}")
-    seed = SEED.read_text(encoding="utf-8")
+@functools.cache
+def seed_text():
+    """The seed, from the file ECHO_LAB_TUTORIAL names."""
+    name = os.environ.get(TUTORIAL, "")
+    path = pathlib.Path(name).expanduser()
+    if not path.is_file():
+        pytest.fail(f"{TUTORIAL}={name!r} names no file: set it to the tutorial's text "
+                    f"(000_eb5d85daca0bf7f1.txt), or unset it to test against {FACTS.relative_to(ROOT)}",
+                    pytrace=False)
+    return path.read_text(encoding="utf-8")
+
+
+@functools.cache
+def facts():
+    if not FACTS.exists():
+        pytest.fail(f"{FACTS.relative_to(ROOT)} is missing: {AGAIN}", pytrace=False)
+    return json.loads(FACTS.read_text(encoding="utf-8"))
+
+
+def glossary_facts(seed):
+    """What the tests keep of the seed: for each of the glossary's terms, how often it is used, and where."""
+    lines = seed.splitlines()
+    return {
+        "about": "Facts of the tutorial's text (000_eb5d85daca0bf7f1.txt, a Chinese translation of Real Python's "
+                 "multi-connection socket tutorial), made by tests/test_translation.py; not the text. For each "
+                 "of the glossary's terms: how many times the text has it, and the numbers of its lines that do.",
+        "tutorial": {"sha256": hashlib.sha256(seed.encode("utf-8")).hexdigest(), "lines": len(lines)},
+        "terms": {chinese: {"count": seed.count(chinese),
+                            "lines": [n for n, line in enumerate(lines, 1) if chinese in line]}
+                  for _, chinese, _ in glossary()},
+    }
+
+
+def write_facts(made):
+    FACTS.parent.mkdir(exist_ok=True)
+    FACTS.write_text(json.dumps(made, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    facts.cache_clear()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_glossary_facts_are_the_seeds(mode):
+    """The facts know the glossary's terms; with the seed, they are what the seed gives (or are rewritten)."""
+    where = FACTS.relative_to(ROOT)
+    if mode == "text":
+        made = glossary_facts(seed_text())
+        if os.environ.get(WRITE_FACTS) == "1":
+            write_facts(made)
+        if facts() != made:
+            diff = difflib.unified_diff(json.dumps(facts(), ensure_ascii=False, indent=1).splitlines(),
+                                        json.dumps(made, ensure_ascii=False, indent=1).splitlines(),
+                                        str(where), f"from {os.environ[TUTORIAL]}", lineterm="", n=1)
+            pytest.fail(f"{where} is not what the seed gives; {AGAIN}\n" + "\n".join(list(diff)[:40]))
+        return
+    terms = [chinese for _, chinese, _ in glossary()]
+    assert sorted(facts()["terms"]) == sorted(terms), f"{where} knows other terms than the glossary's; {AGAIN}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_glossary_comes_from_the_seed(mode):
+    if mode == "text":
+        seed = seed_text()
+        for english, chinese, rule in glossary():
+            if rule == "avoid":
+                assert chinese not in seed, f"{chinese} is in the seed: it cannot be avoided"
+            else:
+                assert chinese in seed, f"{chinese} ({english}) is not a word of the seed"
+        return
+    known = facts()["terms"]
     for english, chinese, rule in glossary():
+        assert chinese in known, f"{chinese} ({english}) is not in {FACTS.relative_to(ROOT)}; {AGAIN}"
+        count, lines = known[chinese]["count"], known[chinese]["lines"]
         if rule == "avoid":
-            assert chinese not in seed, f"{chinese} is in the seed: it cannot be avoided"
+            assert count == 0, f"{chinese} is in the seed ({count} times, lines {lines}): it cannot be avoided"
         else:
-            assert chinese in seed, f"{chinese} ({english}) is not a word of the seed"
+            assert count > 0, f"{chinese} ({english}) is not a word of the seed"
 
 
 def prose(text):
@@ -169,3 +252,10 @@ def test_an_unfinished_chinese_exercise_runs_to_the_end_and_answers_in_chinese(e
     shown = "".join(str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
                     for cell in nb.cells for out in cell.get("outputs", []))
     assert "尚未作答" in shown, shown[-500:]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "--write-facts":
+        sys.exit(f"usage: python {sys.argv[0]} --write-facts PATH/TO/THE/TUTORIAL.txt  (rewrites {FACTS})")
+    write_facts(glossary_facts(pathlib.Path(sys.argv[2]).read_text(encoding="utf-8")))
+    print(f"wrote {FACTS}")
