@@ -70,3 +70,28 @@ def test_every_lesson_says_at_its_top_what_to_do_after_a_kernel_restart():
             cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
             top = "".join("".join(c["source"]) for c in cells[:4])
             assert words in top, f"{folder}/{path.name}: its top does not say what to do after a kernel restart"
+
+
+FIGURE_LABEL = {"notebooks": r"\*\*Figure (\d+):\*\* \S", "zh-CN/notebooks": r"\*\*图 (\d+)：\*\*\S"}
+
+
+def test_every_figure_has_a_caption_and_alt_text_in_its_language():
+    figures = 0
+    for folder, label in FIGURE_LABEL.items():
+        for path in sorted((ROOT / folder).glob("*.ipynb")):
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            numbers = []
+            for cell, after in zip(cells, cells[1:] + [None], strict=True):
+                if not any("image/png" in out.get("data", {}) for out in cell.get("outputs", [])):
+                    continue
+                figures += 1
+                caption = "".join(after["source"]) if after and after["cell_type"] == "markdown" else ""
+                found = re.match(label, caption)
+                assert found, f"{folder}/{path.name}: a figure without a caption after it ({label})"
+                numbers.append(int(found[1]))
+                alt = cell["metadata"].get("alt", "")
+                assert len(alt) > 40 and alt in re.sub(r"[*`]", "", caption), (
+                    f"{folder}/{path.name}: figure {found[1]}'s alt text is not its caption's "
+                    "(tools/course.py writes it)")
+            assert numbers == list(range(1, len(numbers) + 1)), f"{folder}/{path.name}: figures numbered {numbers}"
+    assert figures >= 16, f"only {figures} figures found in the lessons"

@@ -126,6 +126,15 @@ def navigation(i, all_lessons):
     return "<!-- written by tools/course.py -->\n" + " | ".join(parts)
 
 
+def figure_alts(nb):
+    """Each figure's alt text (its cell's metadata ``alt``, which nbconvert's HTML writes on the image),
+    from the caption cell after it (tagged ``caption``: "**Figure N:** what it shows"): one home for both."""
+    for before, cell in zip(nb.cells, nb.cells[1:], strict=False):
+        if "caption" in cell.metadata.get("tags", []) and before.cell_type == "code":
+            text = re.sub(r"^\*\*[^*]+[:：]\*\*\s*", "", cell.source.strip())
+            before.metadata["alt"] = re.sub(r"[*`]", "", text)
+
+
 def _tagged(nb, tag):
     return [c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])]
 
@@ -156,6 +165,7 @@ def update(check=False):
             nb.cells.insert(top + 1, nbformat.v4.new_markdown_cell("", metadata={"tags": ["length"]}))
             length = _tagged(nb, "length")
         length[0].source = length_line(nb)
+        figure_alts(nb)
         if path == INDEX:
             for cell in _tagged(nb, "course-map"):
                 cell.source = "## The course\n\n" + course_map("")

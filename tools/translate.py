@@ -323,6 +323,7 @@ def chinese_generated_cells(nb, english, built):
     navs = [c for c in nb.cells if "navigation" in c.metadata.get("tags", [])]
     for k, cell in enumerate(navs):
         cell.source = nav + (practise if k == len(navs) - 1 else "")
+    course.figure_alts(nb)  # from the Chinese captions
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if "length" in tags:
