@@ -39,25 +39,23 @@ install: $(STAMP)
 install-lab: $(LAB_STAMP)
 install-teach: $(TEACH_STAMP)
 
-# JupyterLab from the environment $(1), run as an activated venv runs it: its
-# bin/ first on PATH and VIRTUAL_ENV set (nbgrader runs `alembic` from PATH).
-# Its terminals run bash with the user's own ~/.bashrc and then this
-# environment's activate script (a ~/.bashrc may put another python first:
-# pyenv, conda; a login shell's /etc/profile may reset PATH), so that `python`,
-# `jupyter` and `nbgrader` typed in a terminal are this environment's.
-# $(2) is the command: `jupyter lab` for the teacher, tools/workspace.py for the learner.
-run_lab = printf '%s\n' '[ -f ~/.bashrc ] && . ~/.bashrc' '. "$(abspath $(1))/bin/activate"' \
-	>$(1)/terminal.bashrc && \
-	env PATH="$(abspath $(1))/bin:$$PATH" VIRTUAL_ENV="$(abspath $(1))" $(2) \
-	--ServerApp.terminado_settings=shell_command="bash --rcfile '$(abspath $(1))/terminal.bashrc'" $(LAB_ARGS)
-
-# The learner's JupyterLab serves work/ (their copy of lessons, exercises and the
-# Chinese edition; made or updated first) and opens the index.
+# The learner's JupyterLab: tools/workspace.py makes or updates work/ (their copy of lessons, exercises
+# and the Chinese edition), then starts JupyterLab on it, opened at the index, as an activated
+# environment (its terminals' `python` is the course's).
 lab: $(LAB_STAMP)
-	@$(call run_lab,$(LAB_VENV),$(abspath $(LAB_VENV))/bin/python tools/workspace.py lab --)
+	$(abspath $(LAB_VENV))/bin/python tools/workspace.py lab -- $(LAB_ARGS)
 
 lab-zh: $(LAB_STAMP)
-	@$(call run_lab,$(LAB_VENV),$(abspath $(LAB_VENV))/bin/python tools/workspace.py lab --zh --)
+	$(abspath $(LAB_VENV))/bin/python tools/workspace.py lab --zh -- $(LAB_ARGS)
+
+# The teacher's JupyterLab, from the environment .venv-teach, run as an activated venv runs it: its
+# bin/ first on PATH and VIRTUAL_ENV set (nbgrader runs `alembic` from PATH); its terminals run bash
+# with the user's own ~/.bashrc and then the environment's activate script.
+teach_lab = printf '%s\n' '[ -f ~/.bashrc ] && . ~/.bashrc' '. "$(abspath $(TEACH_VENV))/bin/activate"' \
+	>$(TEACH_VENV)/terminal.bashrc && \
+	env PATH="$(abspath $(TEACH_VENV))/bin:$$PATH" VIRTUAL_ENV="$(abspath $(TEACH_VENV))" \
+	$(abspath $(TEACH_VENV))/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) \
+	--ServerApp.terminado_settings=shell_command="bash --rcfile '$(abspath $(TEACH_VENV))/terminal.bashrc'" $(LAB_ARGS)
 
 # The Chinese edition from the English notebooks and i18n/zh_CN/*.po: write what changed, run it, make its exercises.
 zh: install
@@ -67,7 +65,7 @@ zh: install
 
 teach: $(TEACH_STAMP)
 	$(TEACH_VENV)/bin/jupyter trust $(NOTEBOOKS)
-	$(call run_lab,$(TEACH_VENV),$(abspath $(TEACH_VENV))/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root))
+	$(teach_lab)
 
 # Test files run on WORKERS processes at once (pytest-xdist; a notebook's cells stay on one).
 WORKERS ?= 2

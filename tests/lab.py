@@ -154,7 +154,8 @@ PRINTED_URL = re.compile(r"http://127\.0\.0\.1:(\d+)(/lab\S*)\?token=(\w+)")
 
 
 class MadeLab(Lab):
-    """JupyterLab as ``make TARGET`` starts it in ``clone``: the command README gives, no options added.
+    """JupyterLab as ``command`` starts it in ``clone`` (``make lab``, or ``python tools/workspace.py lab``
+    for a learner without make): the command README gives, no options added.
 
     HOME is a new folder, as a learner's own is (no Jupyter settings, runtime
     files or trusted notebooks of this machine's; pip's download cache stays the
@@ -163,7 +164,8 @@ class MadeLab(Lab):
     in the page; it changes nothing JupyterLab shows).
     """
 
-    def __init__(self, clone, target, tmp):
+    def __init__(self, clone, command, tmp):
+        command = ["make", command] if isinstance(command, str) else command
         home = tmp / "home"
         (home / ".jupyter").mkdir(parents=True)
         (home / ".jupyter" / "jupyter_server_config.json").write_text(
@@ -172,13 +174,13 @@ class MadeLab(Lab):
                             XDG_CACHE_HOME=os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))))
         self.venv = clone / ".venv-lab"
         self.root = clone / "work"
-        self.log = open(tmp / f"make-{target}.log", "w")  # noqa: SIM115 (open while JupyterLab runs)
+        self.log = open(tmp / "lab.log", "w")  # noqa: SIM115 (open while JupyterLab runs)
         # One `make` at a time in a clone until JupyterLab is up: the first builds .venv-lab/, and two
         # builds at once (test files on two pytest-xdist workers) would install into it together.
         with open(clone.parent / "make-lab.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             # Its own process group: make runs JupyterLab as a child, and close() stops both.
-            self.proc = subprocess.Popen(["make", target], cwd=clone, stdout=self.log, stderr=subprocess.STDOUT,
+            self.proc = subprocess.Popen(command, cwd=clone, stdout=self.log, stderr=subprocess.STDOUT,
                                          env=env, start_new_session=True)
             port, self.start_path, self.token = self._wait_for_printed_url(BUILD_TIMEOUT + 60)
         self.url = f"http://127.0.0.1:{port}"

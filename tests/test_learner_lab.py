@@ -1,11 +1,14 @@
 """The learner's environment, as ``make lab`` builds and starts it.
 
-``make lab`` installs the course with no extra into ``.venv-lab/``, makes
+``make lab``, or ``python tools/workspace.py lab`` where there is no make
+(Windows), installs the course with no extra into ``.venv-lab/``, makes
 ``work/`` (the learner's copy of the course) and starts JupyterLab on it with
-that environment's ``bin/`` first on PATH, so that the lessons' terminal
+that environment's scripts first on PATH, so that the lessons' terminal
 commands (``python -m echo_lab server ...``, lessons 00 and 08) run in it.
-These tests type ``make lab`` in a fresh copy of the course (``MadeLab``), open
-a terminal through JupyterLab's REST API and terminal websocket, as
+``make lab`` is followed in tests/test_browser.py; these tests take the route
+without make, in a fresh copy of the course of their own, with the machine's
+own Python (which has no JupyterLab): the environment is built from nothing.
+They open a terminal through JupyterLab's REST API and terminal websocket, as
 JupyterLab's own terminal does, and type into it.
 """
 
@@ -19,7 +22,7 @@ import urllib.error
 import pytest
 import websocket
 
-from lab import MadeLab
+from lab import MadeLab, fresh_clone
 
 pytestmark = pytest.mark.timeout(600)  # the first run builds .venv-lab/
 
@@ -29,9 +32,14 @@ if sys.platform != "win32":
 LEARNER_LACKS = ["nbgrader", "pytest", "playwright", "hypothesis", "nbval", "notebook"]
 
 
+# The Python a learner starts with: this test run's own base interpreter, outside any venv.
+BASE_PYTHON = getattr(sys, "_base_executable", None) or sys.executable
+
+
 @pytest.fixture(scope="module")
-def lab(learner_clone, tmp_path_factory):
-    lab = MadeLab(learner_clone, "lab", tmp_path_factory.mktemp("make-lab"))
+def lab(tmp_path_factory):
+    clone = fresh_clone(tmp_path_factory.mktemp("no-make") / "echo-lab")
+    lab = MadeLab(clone, [BASE_PYTHON, "tools/workspace.py", "lab"], tmp_path_factory.mktemp("lab"))
     yield lab
     lab.close()
 
@@ -41,12 +49,13 @@ def venv(lab):
     return lab.venv
 
 
-def test_make_lab_says_what_it_does_and_serves_the_whole_course_opened_at_the_index(lab):
+def test_the_workspace_script_builds_the_environment_says_so_and_serves_the_course_at_its_index(lab):
     printed = lab.output()
     assert lab.start_path == "/lab/tree/notebooks/00-index.ipynb", lab.printed_url
     assert "Your copy of the course:" in printed and "Opening notebooks/00-index.ipynb in JupyterLab" in printed
-    if "Setting up .venv-lab/" in printed:  # this run built it: it said so, and what it installed
-        assert "The first time this takes about a minute" in printed and "Successfully installed" in printed
+    # Built from nothing, it said so, and what it installed.
+    assert "Setting up .venv-lab/" in printed and "The first time this takes about a minute" in printed, printed
+    assert "Successfully installed" in printed and (lab.venv / "bin" / "jupyter").exists(), printed
     listed = {item["name"] for item in lab.api("GET", "/api/contents")["content"]}
     assert {"notebooks", "exercises", "zh-CN"} <= listed, listed
     exercise = lab.api("GET", "/api/contents/exercises/01-listening-socket.ipynb?content=0")

@@ -4,6 +4,11 @@
     python tools/workspace.py lab [--zh]     # that, then JupyterLab on work/, opened at the course's index
     python tools/workspace.py lab -- ARGS    # ARGS go to `jupyter lab` (make lab passes its terminal settings)
 
+It needs only Python 3.11 or newer, on Linux, macOS and Windows alike: run by
+a Python that does not have the course (JupyterLab and echo_lab), it makes the
+learner's environment, ``.venv-lab/`` (as ``make lab`` does; once, about a
+minute), and runs itself there. Run by one that has it (``.venv-lab``'s own, a
+conda environment made from environment.yml), it uses that one.
 ``make lab`` and ``make lab-zh`` run ``lab``. JupyterLab saves every notebook
 you open, with your outputs and answers, so you work in copies: ``work/``
 holds ``notebooks/``, ``exercises/`` and ``zh-CN/`` as the course ships them,
@@ -23,16 +28,20 @@ are trusted (signed), so their saved pictures and widgets show in JupyterLab.
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import pathlib
+import subprocess
 import sys
+import venv
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 WORK = ROOT / "work"
 FOLDERS = ("notebooks", "exercises", "zh-CN/notebooks", "zh-CN/exercises")
 INDEX = {"en": "notebooks/00-index.ipynb", "zh": "zh-CN/notebooks/00-index.ipynb"}
 MANIFEST = ".course.json"
+LEARNER_VENV = ROOT / ".venv-lab"
 
 
 def digest(path):
@@ -109,11 +118,24 @@ def report(done, work=WORK):
 
 
 def lab(zh, jupyter_args, work=WORK):
-    """Replace this process with JupyterLab serving ``work``, opened at the course's index."""
+    """Replace this process with JupyterLab serving ``work``, opened at the course's index.
+
+    From a venv, JupyterLab runs as an activated venv runs it (its scripts first
+    on PATH, VIRTUAL_ENV set), and its terminals run bash with the user's own
+    ~/.bashrc and then the venv's activate script (a ~/.bashrc may put another
+    python first: pyenv, conda), so that `python` typed in a terminal is the course's.
+    """
     argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={work}",
             f"--LabApp.default_url=/lab/tree/{INDEX['zh' if zh else 'en']}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")  # a container's or a class machine's root user
+    if sys.prefix != sys.base_prefix:  # a venv
+        scripts = pathlib.Path(sys.executable).parent
+        os.environ.update(VIRTUAL_ENV=sys.prefix, PATH=os.pathsep.join([str(scripts), os.environ.get("PATH", "")]))
+        if os.name == "posix":
+            rc = pathlib.Path(sys.prefix) / "terminal.bashrc"
+            rc.write_text(f'[ -f ~/.bashrc ] && . ~/.bashrc\n. "{scripts / "activate"}"\n')
+            argv.append(f"--ServerApp.terminado_settings=shell_command=bash --rcfile '{rc}'")
     if zh:  # JupyterLab's interface language is a user setting; this one is kept in work/, for lab --zh only
         settings = work / ".settings-zh"
         plugin = settings / "@jupyterlab" / "translation-extension" / "plugin.jupyterlab-settings"
@@ -124,12 +146,50 @@ def lab(zh, jupyter_args, work=WORK):
     os.execv(sys.executable, argv + jupyter_args)
 
 
+def has_the_course():
+    return all(importlib.util.find_spec(name) is not None for name in ("jupyterlab", "echo_lab", "nbformat"))
+
+
+def learner_python(folder=LEARNER_VENV):
+    """The learner's environment's python, made and filled first if need be (as `make install-lab` does)."""
+    python = folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    stamp = folder / ".installed"  # the Makefile's stamp too: make and this agree on when it is up to date
+    if stamp.exists() and stamp.stat().st_mtime >= (ROOT / "pyproject.toml").stat().st_mtime and python.exists():
+        return python
+    print(f"Setting up {folder.name}/ for echo-lab: JupyterLab, ipywidgets, matplotlib.\n"
+          "The first time this takes about a minute (more on a slow network); later runs skip it.", flush=True)
+    if not python.exists():
+        venv.EnvBuilder(with_pip=True).create(folder)
+    subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
+                    "-e", str(ROOT)], check=True)
+    stamp.touch()
+    return python
+
+
+def in_the_course_environment(argv):
+    """Run this script again with the learner's environment's python (activated: its scripts first on PATH)."""
+    python = learner_python()
+    env = dict(os.environ, VIRTUAL_ENV=str(LEARNER_VENV),
+               PATH=os.pathsep.join([str(python.parent), os.environ.get("PATH", "")]))
+    try:
+        return subprocess.run([str(python), __file__, *argv], env=env).returncode
+    except KeyboardInterrupt:  # Ctrl-C stops JupyterLab (it got the signal too); no traceback of ours
+        return 130
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", choices=["sync", "lab"], default="sync",
                         help="sync: make or update work/ (the default); lab: that, then open JupyterLab on it")
     parser.add_argument("--zh", action="store_true", help="the Chinese edition, in JupyterLab's Chinese interface")
     argv = sys.argv[1:] if argv is None else argv
+    if sys.version_info < (3, 11):  # noqa: UP036 (run by whatever python a learner has)
+        sys.exit(f"echo-lab needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not has_the_course():
+        try:
+            sys.exit(in_the_course_environment(argv))
+        except subprocess.CalledProcessError as error:
+            sys.exit(f"Setting up {LEARNER_VENV.name}/ failed (exit {error.returncode}): see pip's messages above.")
     ours, jupyter_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     parser.epilog = "Options after -- go to `jupyter lab`."
     args = parser.parse_args(ours)
