@@ -91,6 +91,12 @@ def test_timeline_has_one_labelled_row_per_socket(runs, kind):
     assert "select() call" in ax.get_xlabel() and ax.get_title()
 
 
+def spans(ready):
+    """How many stripes ``ready`` events draw as: a socket's runs of consecutive calls with one mask."""
+    keys = sorted((e.fd, e.label, e.ready, e.call) for e in ready)
+    return sum(1 for i, k in enumerate(keys) if i == 0 or k[:3] != keys[i - 1][:3] or k[3] != keys[i - 1][3] + 1)
+
+
 def test_timeline_colours_cells_by_ready_mask(runs):
     seed, fixed = draw.timeline(runs["seed"]), draw.timeline(runs["fixed"])
     for events, fig in ((runs["seed"], seed), (runs["fixed"], fixed)):
@@ -99,14 +105,14 @@ def test_timeline_colours_cells_by_ready_mask(runs):
             ready = of_kind(events, "ready", ready=mask)
             assert len(cells) == (1 if ready else 0)
             if ready:
-                assert len(cells[0].get_paths()) == len(ready)
+                assert len(cells[0].get_paths()) == spans(ready)
                 assert to_hex(cells[0].get_facecolor()[0]) == color.lower()
     # A connected socket is always writable: the tutorial's clients, registered for WRITE,
     # are ready for it every time; the fixed server never registers WRITE here.
     writable = gid(seed, "ready WRITE") + gid(seed, "ready READ|WRITE")
     client_cells = sum(len(cells.get_paths()) for cells in writable)
     client_ready = [e for e in runs["seed"] if e.kind == "ready" and e.label.startswith("client")]
-    assert client_cells == len(client_ready)
+    assert client_cells == spans(client_ready)
     assert client_cells >= 2
     assert not gid(fixed, "ready WRITE") and not gid(fixed, "ready READ|WRITE")
 
@@ -253,7 +259,18 @@ def test_a_thousand_sockets_draw_without_per_event_annotations(by):
     assert len(draw.timeline_layout(events)["rows"]) == 1000
     assert not ax.texts  # no byte counts
     assert len(ax.get_yticklabels()) <= MAX_TICKS
-    assert len(one(fig, "ready READ").get_paths()) == 1500
+    assert len(one(fig, "ready READ").get_paths()) == spans([e for e in events if e.kind == "ready"])
+
+
+def test_a_socket_ready_call_after_call_is_one_unbroken_stripe():
+    # The tutorial's server's clients are ready for WRITE at every select(): drawn cell by cell with gaps,
+    # the stripe read as "not writable between calls" (a comb); it is one span from the first to the last.
+    events = [Event(0.0, 0, "register", 5, "client", events=3)]
+    events += [Event(0.001 * c, c, "ready", 5, "client", events=3, ready=2) for c in range(1, 301)]
+    events += [Event(0.5, 301, "ready", 5, "client", events=3, ready=3), Event(0.6, 303, "ready", 5, "client",
+                                                                             events=3, ready=2)]
+    layout = draw.timeline_layout(events)
+    assert layout["cells"] == [(0.7, 300.3, 0, 2), (300.7, 301.3, 0, 3), (302.7, 303.3, 0, 2)]
 
 
 def test_artists_stay_one_per_kind_for_100000_events():

@@ -113,18 +113,30 @@ class _Spans:
 
 
 def _cell_extents(cells, events, by):
-    """Give each ready cell its x extent: a fixed width by call, the handler's pass by time."""
+    """Give each ready cell its x extent (a fixed width by call, the handler's pass by time), then join
+    a socket's cells in consecutive calls with the same mask into one span: a socket ready for WRITE
+    call after call is one unbroken stripe, not a comb whose gaps would read as "not writable then"."""
     if by == "call":
-        return [(call + CELL[0], call + CELL[1], row, mask) for call, row, mask in cells]
-    t0, scale = time_scale(events)
-    start, stop = {}, {}  # call -> time select() returned; -> time of its last event
-    for e in events:
-        if e.kind == "select":
-            start[e.call] = (e.t - t0) * scale
-        stop[e.call] = (e.t - t0) * scale
-    width = max((events[-1].t - t0) * scale, 1e-6) / 2000  # narrowest cell that stays visible
-    extent = {c: (s, max(stop[c], s + width)) for c, s in start.items()}
-    return [(*extent.get(call, (0.0, width)), row, mask) for call, row, mask in cells]
+        extent = {call: (call + CELL[0], call + CELL[1]) for call, _row, _mask in cells}
+        width = CELL[1] - CELL[0]
+    else:
+        t0, scale = time_scale(events)
+        start, stop = {}, {}  # call -> time select() returned; -> time of its last event
+        for e in events:
+            if e.kind == "select":
+                start[e.call] = (e.t - t0) * scale
+            stop[e.call] = (e.t - t0) * scale
+        width = max((events[-1].t - t0) * scale, 1e-6) / 2000  # narrowest cell that stays visible
+        extent = {c: (s, max(stop[c], s + width)) for c, s in start.items()}
+    joined = []  # [x0, x1, row, mask, last call]
+    for call, row, mask in sorted(cells, key=lambda c: (c[1], c[2], c[0])):
+        x0, x1 = extent.get(call, (0.0, width))
+        last = joined[-1] if joined else None
+        if last and last[2:4] == [row, mask] and call == last[4] + 1:
+            last[1], last[4] = max(last[1], x1), call
+        else:
+            joined.append([x0, x1, row, mask, call])
+    return sorted((x0, x1, row, mask) for x0, x1, row, mask, _call in joined)
 
 
 def byte_labels(points, gap, eof=True):
