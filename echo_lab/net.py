@@ -1,9 +1,10 @@
-"""Socket helpers the whole package shares: is a host loopback, close a selector's sockets, show bytes short."""
+"""Socket helpers the whole package shares: is a host loopback, close a selector's sockets, show bytes short,
+one entry per socket from select()."""
 
 import ipaddress
 import socket
 
-__all__ = ["close_all", "is_loopback", "short_repr"]
+__all__ = ["close_all", "is_loopback", "one_entry_per_socket", "short_repr"]
 
 
 def is_loopback(host):
@@ -41,3 +42,18 @@ def short_repr(data, limit=80):
     if len(data) <= limit:
         return repr(bytes(data))
     return f"{bytes(data[:limit])!r}... ({len(data)} bytes)"
+
+
+def one_entry_per_socket(events):
+    """``select()``'s ``(key, mask)`` pairs with one pair per socket, its masks OR-ed together.
+
+    Linux's epoll, poll and select report a socket ready for reading and
+    writing once, as READ|WRITE.  macOS's and the BSDs' kqueue reports it
+    twice, one entry per kernel filter (READ, WRITE, in either order): a loop
+    that handles WRITE first finds nothing to send, then READ fills ``outb``,
+    and the echo waits for the next pass.  Merged, every system reads alike.
+    """
+    merged = {}
+    for key, mask in events:
+        merged[key.fd] = (key, merged.get(key.fd, (key, 0))[1] | mask)
+    return list(merged.values())

@@ -43,15 +43,17 @@ def paced_run():
         proc.communicate()
 
 
+# The runs twice and after a restart also answer select() as macOS's kqueue does (--split): a socket ready
+# for READ and WRITE comes back as two entries, WRITE first in one run and READ first in the other.
 def test_every_code_cell_can_run_twice(paced_run):
-    done = pace("twice", *FOLDERS)
+    done = pace("twice", "--split", "write-first", *FOLDERS)
     print(errors(done.stdout))
     assert done.returncode == 0, errors(done.stdout)
     assert " 0 errors" in done.stdout.splitlines()[-1]
 
 
 def test_every_lesson_runs_from_the_top_after_a_restart_halfway(paced_run):
-    done = pace("restart", "notebooks")
+    done = pace("restart", "--split", "read-first", *FOLDERS)
     print(errors(done.stdout))
     assert done.returncode == 0, errors(done.stdout)
 
@@ -153,6 +155,25 @@ def test_the_runner_reports_a_demonstration_whose_claim_changes_when_run_again(t
     nbformat.write(nb, claim)
     done = pace("twice", claim, timeout=120)
     assert done.stdout.splitlines()[-1].startswith("pace twice: 1 notebooks, 4 code cells, 1 errors"), done.stdout
+
+
+def test_the_split_selector_reports_read_and_write_apart_in_the_order_asked(tmp_path):
+    cell = """
+        import selectors, socket
+        a, b = socket.socketpair()
+        b.send(b'x')
+        with selectors.DefaultSelector() as sel:
+            sel.register(a, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            masks = [mask for key, mask in sel.select(timeout=5)]
+        a.close(), b.close()
+        assert masks == {expected}, masks
+        """
+    for split, expected in ((["--split", "write-first"], [2, 1]), (["--split", "read-first"], [1, 2]), ([], [3])):
+        path = notebook(tmp_path / f"split{len(split)}{expected[0]}.ipynb", cell.format(expected=expected))
+        done = pace("restart", *split, path, timeout=120)
+        assert done.returncode == 0, done.stdout  # each run saw the entries its selector gives
+    wrong = pace("restart", "--split", "read-first", path, timeout=120)  # expects Linux's [3]
+    assert "AssertionError: [1, 2]" in wrong.stdout, wrong.stdout
 
 
 def test_bad_arguments_get_one_line_and_status_2():

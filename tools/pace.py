@@ -3,6 +3,7 @@
     python tools/pace.py pause SECONDS [paths...]   # a pause after every code cell
     python tools/pace.py twice [paths...]           # every code cell run twice in a row
     python tools/pace.py restart [paths...]         # half the cells, a kernel restart, then all
+    ... --split write-first|read-first              # select() as macOS's kqueue answers it (each mode)
 
 nbval runs each cell straight after the last.  A learner reads between cells
 (pause), runs a cell again by accident (twice), or restarts the kernel
@@ -71,6 +72,22 @@ def _pace_hook(args, _p=_p):
 _t.excepthook = _pace_hook
 del _s, _t, _ty, _p, _pace_hook
 """
+
+# With --split: selectors.DefaultSelector reports a socket ready for READ and WRITE as two entries, in the
+# order given, as macOS's and the BSDs' kqueue does (one entry per kernel filter), never as READ|WRITE.
+SPLIT = """\
+import selectors as _se
+class _KqueueLike(_se.DefaultSelector):
+    _both, _order = _se.EVENT_READ | _se.EVENT_WRITE, ({order})
+    def select(self, timeout=None):
+        out = []
+        for key, mask in super().select(timeout):
+            out += [(key, m) for m in self._order] if mask == self._both else [(key, mask)]
+        return out
+_se.DefaultSelector = _KqueueLike
+del _se, _KqueueLike
+"""
+SPLIT_ORDERS = {"read-first": "_se.EVENT_READ, _se.EVENT_WRITE", "write-first": "_se.EVENT_WRITE, _se.EVENT_READ"}
 
 # What a cell may leave running: threads, listening sockets, child processes.  Printed as JSON.
 PROBE = """\
@@ -311,12 +328,18 @@ def main(argv=None):
         sub.add_argument("paths", nargs="*", help="notebooks or folders (default: notebooks/)")
         sub.add_argument("--jobs", type=int, default=2, help="notebooks at a time (twice, restart)")
         sub.add_argument("--cell-timeout", type=positive, default=60, help="seconds per cell (default 60)")
+        sub.add_argument("--split", choices=sorted(SPLIT_ORDERS),
+                         help="report READ|WRITE as two entries in this order, as macOS's kqueue does")
     args = parser.parse_args(argv)
+    global SETUP
+    if args.split:
+        SETUP += SPLIT.format(order=SPLIT_ORDERS[args.split])
     started = time.monotonic()
     runs, errors = asyncio.run(main_async(args.mode, args.paths, getattr(args, "seconds", 0), args.jobs,
                                           args.cell_timeout))
     cells = sum(run.cells for run in runs)
-    print(f"pace {args.mode}: {len(runs)} notebooks, {cells} code cells, {len(errors)} errors "
+    split = f" (READ|WRITE split, {args.split})" if args.split else ""
+    print(f"pace {args.mode}{split}: {len(runs)} notebooks, {cells} code cells, {len(errors)} errors "
           f"in {time.monotonic() - started:.0f} s")
     return 1 if errors else 0
 
