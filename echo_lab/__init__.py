@@ -20,9 +20,10 @@ draw``), so that ``import echo_lab`` does not load matplotlib or ipywidgets.
 
 import importlib
 
-from .run.background import BackgroundServer, stop_all
+from .run.background import BackgroundServer
 from .run.blocking import BlockingServer
 from .run.client import ClientResult, run_client
+from .run.runner import stop_all
 from .watch.recorder import Event, Recorder, mask_name
 
 __all__ = ["BackgroundServer", "BlockingServer", "ClientResult", "Event", "Recorder", "mask_name", "run_client",

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from echo_lab import BlockingServer
+from echo_lab import BlockingServer, stop_all
 from helpers import open_fds
 
 
@@ -111,3 +111,18 @@ def test_an_error_in_the_function_is_raised_by_stop():
         time.sleep(0.01)
     with pytest.raises(ValueError, match="a learner's mistake"):
         server.stop()
+
+
+def test_stop_all_stops_it_and_its_log_is_bounded():
+    def chatty_server(s):
+        for n in range(50):
+            print("line", n)
+        echo_server(s)
+
+    server = BlockingServer(chatty_server, log_limit=10)
+    deadline = time.monotonic() + 2
+    while len(server.log) < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop_all()
+    assert not server.running and server.lsock.fileno() == -1
+    assert list(server.log)[-1] == "line 49" and len(server.log) == 10

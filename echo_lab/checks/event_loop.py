@@ -1,7 +1,8 @@
 """Check of the event loop: exercise 03.
 
 A ``while True`` loop cannot be called and looked at like a handler.  It
-runs on a thread of its own, with the check's own ``accept_wrapper`` and
+runs on a thread of its own (:func:`~echo_lab.run.bounded.call_bounded`,
+while the check plays the clients), with the check's own ``accept_wrapper`` and
 ``service_connection`` put in its copy (yours are not used), so a mistake in
 a handler cannot hide one in the loop.  The check stops it by making a
 socket of its own readable: the check's ``service_connection`` then raises
@@ -21,11 +22,11 @@ independent of how fast the machine is.
 
 import selectors
 import socket
-import threading
 import time
 import types
 
 from ..i18n import _
+from ..run.bounded import CallTimedOut, call_bounded
 from .hints import EXERCISES
 from .observe import mask_words, recv_upto
 from .trial import CALL_TIMEOUT, NET_TIMEOUT, READ, WRITE, StopLoop, Wrong, run_check
@@ -112,56 +113,54 @@ def _event_loop(trial, fn):
                 key.fileobj.close()
 
     copy = trial.rebind(fn, fresh, accept_wrapper=accept_wrapper, service_connection=service_connection)
-    box = {}
+    idle = 0
 
-    def target():
+    def loop():  # how the learner's loop ended is the check's business: given back, not raised
         try:
-            box["value"] = copy()
+            copy()
         except BaseException as exc:  # the learner's error, or our StopLoop
-            box["error"] = exc
+            return exc
+        return None
 
-    worker = threading.Thread(target=target, daemon=True, name="echo_lab check: event_loop")
-    worker.start()
-    try:
+    def drive(worker):  # in the check's thread, while the loop runs: the clients, the probe, the stop
+        nonlocal idle
         for n in (1, 2):
-            if not worker.is_alive():
+            if not worker.running:
                 break
             client = trial.connect(lsock.getsockname())
             message = b"ping %d" % n
             client.sendall(message)
-            echo = recv_upto(client, len(message), until=lambda: not worker.is_alive())
+            echo = recv_upto(client, len(message), until=lambda: not worker.running)
             client.close()
-            if echo != message and not problems and worker.is_alive():
+            if echo != message and not problems and worker.running:
                 raise Wrong(_("A client connected and sent {message!r}, but got no echo within "
                                "{timeout:g} s.").format(message=message, timeout=NET_TIMEOUT),
                              hint=_("For each `(key, mask)` that select() returns, call "
                                     "`accept_wrapper(key.fileobj)` or `service_connection(key, mask)`."))
         deadline = time.monotonic() + NET_TIMEOUT
-        while worker.is_alive() and len(fresh.get_map()) > 2 and time.monotonic() < deadline:
+        while worker.running and len(fresh.get_map()) > 2 and time.monotonic() < deadline:
             time.sleep(0.005)  # the loop closes the two connections
-        if worker.is_alive() and not problems:  # a socket ready for WRITE only: is the mask passed on?
+        if worker.running and not problems:  # a socket ready for WRITE only: is the mask passed on?
             probe, peer = socket.socketpair()
             trial.own(probe), trial.own(peer)
             fresh.register(probe, READ | WRITE, data=_PROBE)
-            while worker.is_alive() and fresh.get_map().get(probe) and time.monotonic() < deadline:
+            while worker.running and fresh.get_map().get(probe) and time.monotonic() < deadline:
                 time.sleep(0.005)
-        idle = _idle_selects(fresh, SPIN_WINDOW) if worker.is_alive() else 0
+        idle = _idle_selects(fresh, SPIN_WINDOW) if worker.running else 0
         wake_w.send(b"x")  # the loop calls service_connection for it: StopLoop ends the loop
-        worker.join(CALL_TIMEOUT)
-        if worker.is_alive():
-            trial.unstick(worker)
-            raise Wrong(_("event_loop did not stop when the check's handler raised an exception."),
-                         hint=_("Let exceptions from the handlers leave the loop: no `try/except` that "
-                                "swallows everything."))
-    finally:
-        if worker.is_alive():
-            trial.unstick(worker)
+
+    try:
+        ended_by = call_bounded(loop, timeout=CALL_TIMEOUT, name="echo_lab check: event_loop",
+                                sockets=trial.open_sockets, meanwhile=drive)
+    except CallTimedOut:
+        raise Wrong(_("event_loop did not stop when the check's handler raised an exception."),
+                     hint=_("Let exceptions from the handlers leave the loop: no `try/except` that "
+                            "swallows everything.")) from None
     if problems:
         raise Wrong(problems[0], hint=_(EXERCISES["event_loop"].hints[2]))
-    error = box.get("error")
-    if error is not None and not isinstance(error, StopLoop):
-        trial.learner_error(error, "event_loop")
-    if "error" not in box:
+    if ended_by is not None and not isinstance(ended_by, StopLoop):
+        trial.learner_error(ended_by, "event_loop")
+    if ended_by is None:
         raise Wrong(_("event_loop returned after {calls} select() call(s): it should serve "
                        "forever.").format(calls=fresh.calls), hint=_("Put the loop body in `while True:`."))
     if idle > SPINS:

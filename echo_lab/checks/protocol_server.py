@@ -7,22 +7,24 @@ what the loop's exception handler caught (an exception raised in one of the
 protocol's methods).  Every wait for the loop is bounded by
 :data:`NET_TIMEOUT`; ``stop()`` closes the server and every connection, and
 interrupts the loop's thread if one of the protocol's methods never returns.
+The thread is a :class:`~echo_lab.run.runner.Runner` (bounded stop, last
+resort, the registry ``stop_all`` empties).  What the protocol prints is left
+to go to the cell that runs, as the loop serves inside that cell's ``with``.
 """
 
 import asyncio
 import concurrent.futures
 import socket
-import threading
 
-from ..run.unstick import unstick
-from .trial import HOST, NET_TIMEOUT, CallTimeout
+from ..run.runner import Runner, Served
+from .trial import HOST, NET_TIMEOUT
 
 __all__ = ["SMALL_BUFFER", "ProtocolServer"]
 
 SMALL_BUFFER = 64 * 1024  # kernel buffers on both ends of the check's connections
 
 
-class ProtocolServer:
+class ProtocolServer(Served):
     """Serve ``protocol_class`` on 127.0.0.1 (any free port) from an asyncio loop in a daemon thread.
 
     ``address`` is where to connect; ``transports`` holds one transport per
@@ -34,7 +36,8 @@ class ProtocolServer:
     ``buffer_size`` sets SO_SNDBUF and SO_RCVBUF of the accepted sockets:
     small, so that what piles up for a slow reader shows in the transport
     rather than in the kernel's buffers (which grow to several MiB on their
-    own); ``None`` leaves the system's.
+    own); ``None`` leaves the system's.  ``stop()`` raises nothing: what went
+    wrong is in ``errors`` (and ``on_loop`` raises ``TimeoutError`` for a stuck loop).
     """
 
     def __init__(self, protocol_class, buffer_size=SMALL_BUFFER, timeout=NET_TIMEOUT):
@@ -43,12 +46,17 @@ class ProtocolServer:
         self.loop = asyncio.new_event_loop()
         self.loop.set_exception_handler(lambda loop, context: self.errors.append(context))
         lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if buffer_size:  # accepted sockets inherit these from the listening socket
-            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer_size)
-            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer_size)
-        lsock.bind((HOST, 0))
-        lsock.listen()
-        lsock.setblocking(False)
+        try:
+            if buffer_size:  # accepted sockets inherit these from the listening socket
+                lsock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer_size)
+                lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer_size)
+            lsock.bind((HOST, 0))
+            lsock.listen()
+            lsock.setblocking(False)
+        except BaseException:
+            lsock.close()
+            self.loop.close()
+            raise
         self.address = lsock.getsockname()
         transports = self.transports
 
@@ -57,9 +65,9 @@ class ProtocolServer:
                 transports.append(transport)
                 super().connection_made(transport)
 
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="echo_lab ProtocolServer")
         self.server = None
-        self.thread.start()
+        self.runner = Runner(self.loop.run_forever, name="echo_lab ProtocolServer", wake=self._shut,
+                             release=self._close_loop, join=timeout, route=False).start()
         try:
             future = asyncio.run_coroutine_threadsafe(self.loop.create_server(Watched, sock=lsock), self.loop)
             self.server = future.result(timeout)
@@ -89,10 +97,8 @@ class ProtocolServer:
         """The exceptions the loop caught in the protocol's methods."""
         return [c["exception"] for c in self.errors if isinstance(c.get("exception"), BaseException)]
 
-    def stop(self):
-        if self.loop.is_closed():
-            return
-
+    def _shut(self):
+        """On the loop: close the server and every connection, then stop the loop."""
         def shut():
             if self.server is not None:
                 self.server.close()
@@ -100,16 +106,16 @@ class ProtocolServer:
                 transport.abort()  # closes the socket in a callback of its own: let that run first
             self.loop.call_soon(self.loop.stop)
 
-        if self.thread.is_alive():
+        if self.runner.running:
             self.loop.call_soon_threadsafe(shut)
-            self.thread.join(self.timeout)
-            if self.thread.is_alive():  # stuck in a method that blocks or loops: interrupt it
-                unstick(self.thread, (), CallTimeout, 0.5, attempts=3)
-        if not self.thread.is_alive():
+
+    def _close_loop(self):
+        if not self.runner.running:  # a thread that could not be ended still holds it
             self.loop.close()
 
-    def __enter__(self):
-        return self
+    def stop(self, raise_error=False):
+        """Close the server and every connection, stop the loop (bounded); raises nothing unless asked."""
+        self.runner.stop(raise_error=raise_error)
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         self.stop()

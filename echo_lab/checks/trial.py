@@ -10,13 +10,13 @@ transcript (module ``rebind`` tells how).
 Why a worker thread
 -------------------
 Each call of your function runs on a worker thread and gets
-:data:`CALL_TIMEOUT` seconds (:meth:`Trial.call`).  If it has not returned
-by then (a ``recv`` on a blocking socket, a loop that never ends), the check
-shuts its sockets down, which ends a blocked ``recv``/``accept``; if the
-thread still runs, an exception is raised inside it
-(``PyThreadState_SetAsyncExc``), which ends a Python loop.  A call stuck
-where neither reaches (``time.sleep(1000)``) is left on its daemon thread:
-the check returns anyway.
+:data:`CALL_TIMEOUT` seconds (:meth:`Trial.call`, through
+:func:`~echo_lab.run.bounded.call_bounded`).  If it has not returned by then
+(a ``recv`` on a blocking socket, a loop that never ends), the check shuts
+its sockets down, which ends a blocked ``recv``/``accept``; if the thread
+still runs, an exception is raised inside it (``PyThreadState_SetAsyncExc``),
+which ends a Python loop.  A call stuck where neither reaches
+(``time.sleep(1000)``) is left on its daemon thread: the check returns anyway.
 
 What a check's body raises
 --------------------------
@@ -30,11 +30,11 @@ import contextlib
 import functools
 import selectors
 import socket
-import threading
 import types
 
 from ..i18n import _
-from ..run.unstick import unstick
+from ..run.bounded import CallTimedOut, call_bounded
+from ..run.runner import Stuck
 from ..watch.recorder import Recorder
 from .exception_hints import exception_hint
 from .rebind import rebind, uses_selector
@@ -62,8 +62,7 @@ class NotAttempted(Exception):
     """The learner's code raised NotImplementedError; ``args[0]`` names the function, if known."""
 
 
-class CallTimeout(BaseException):
-    """Raised inside a learner's thread that would not stop."""
+CallTimeout = Stuck  # raised inside a learner's thread that would not stop (the runner's own)
 
 
 class StopLoop(BaseException):
@@ -148,28 +147,23 @@ class Trial:
         the exception that returns one), else the hint of :mod:`exception_hints` for it.
         """
         name = name or (fn.__name__ if hasattr(fn, "__name__") else _("your function"))
-        box = {}
-
-        def target():
-            try:
-                box["value"] = fn(*args)
-            except BaseException as exc:  # the learner's error, reported by the check
-                box["error"] = exc
-
-        worker = threading.Thread(target=target, daemon=True, name=f"echo_lab check: {name}")
-        worker.start()
-        worker.join(timeout)
-        if worker.is_alive():
-            self.unstick(worker)
-            raise Wrong(
-                _("{name} did not return within {timeout:g} s: it is blocked (waiting on a socket "
-                  "that is still blocking?) or loops forever.").format(name=name, timeout=timeout),
-                hint=_("Every socket the loop serves must be non-blocking, and a handler must "
-                       "return after one recv or send."))
-        error = box.get("error")
+        error = None
+        try:
+            return call_bounded(fn, *args, timeout=timeout, name=f"echo_lab check: {name}",
+                                sockets=self.open_sockets)
+        except CallTimedOut:
+            pass  # said below, outside the except: the learner's error stays unchained
+        except KeyboardInterrupt:  # the learner interrupted the kernel: not their function's error
+            raise
+        except BaseException as exc:  # the learner's error, reported by the check
+            error = exc
         if error is not None:
             self.learner_error(error, name, on_error)
-        return box.get("value")
+        raise Wrong(
+            _("{name} did not return within {timeout:g} s: it is blocked (waiting on a socket "
+              "that is still blocking?) or loops forever.").format(name=name, timeout=timeout),
+            hint=_("Every socket the loop serves must be non-blocking, and a handler must "
+                   "return after one recv or send."))
 
     def learner_error(self, error, name, on_error=None):
         if isinstance(error, NotImplementedError):
@@ -187,14 +181,15 @@ class Trial:
                                                                       error=error), hint=hint,
                      traceback=learner_traceback(error))
 
-    def unstick(self, worker):
-        """A learner's call did not return: shut our sockets down, then raise inside it."""
+    def open_sockets(self):
+        """Every socket of this trial, its own and those registered in its selectors: what to shut
+        down should a learner's call not return."""
         sockets = list(self.sockets)
         for sel in self.selectors:
             sel_map = sel.get_map()
             with contextlib.suppress(RuntimeError, KeyError):  # the learner's thread may be registering as we copy
                 sockets += [key.fileobj for key in list(sel_map.values())] if sel_map is not None else []
-        unstick(worker, sockets, CallTimeout, 0.5, attempts=3)
+        return sockets
 
     def close(self):
         for sel in self.selectors:

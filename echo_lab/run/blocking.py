@@ -23,21 +23,26 @@ they like.  The server ends when it is told to:
   ``accept()`` with a connection of its own, which ``accept()`` answers by
   raising :class:`ServerStopped`; then it closes the listening socket.
 * Starting a server for a function stops any server still running a
-  function of the same name: running the cell again replaces the server.
+  function of the same name: running the cell again replaces the server
+  (the rule is :func:`~echo_lab.run.runner.replace`'s).
+* If the function still runs after ``stop(timeout)`` (it blocks where no
+  shutdown reaches), it is ended as a last resort and ``stop()`` raises a
+  ``RuntimeError`` saying so.  The thread, the bounded stop and the registry
+  :func:`~echo_lab.stop_all` empties are a :class:`~echo_lab.run.runner.Runner`'s;
+  ``with BlockingServer(f) as server:`` stops it at the end of the block.
 * An error from one client (a reset) goes to the log, and the function is
   called again for the next client.  What the function prints goes to the
-  log too (see :mod:`echo_lab.run.threadout`).
+  log too (see :mod:`echo_lab.run.threadout`): the last ``log_limit`` lines.
 """
 
 import contextlib
 import socket
-import threading
 
-from .threadout import route_stdout, unroute_stdout
+from .runner import LOG_LIMIT, Log, Runner, Served
 
 __all__ = ["BlockingServer", "ServerStopped"]
 
-_running = {}  # function name -> its BlockingServer
+STOP_TIMEOUT = 2.0  # seconds stop() waits for the function by default
 
 
 class ServerStopped(Exception):
@@ -61,20 +66,17 @@ class _Listener(socket.socket):
         return conn, addr
 
 
-class BlockingServer:
+class BlockingServer(Served):
     """``function(s)`` on a daemon thread, with ``s`` listening on ``host``, a free port.
 
     :attr:`address` is where clients connect; :attr:`log` holds what the
-    function printed, one string per line; :meth:`stop` ends it.
+    function printed, one string per line; :meth:`stop` ends it.  The thread
+    starts at once: ``start()`` does nothing more.
     """
 
-    def __init__(self, function, host="127.0.0.1"):
-        old = _running.get(function.__name__)
-        if old is not None:
-            old.stop(raise_error=False)
-        self.function, self.log, self.error = function, [], None
-        self._partial = ""
-        self._stopped = False
+    def __init__(self, function, host="127.0.0.1", log_limit=LOG_LIMIT):
+        self.function = function
+        self.log = Log(maxlen=log_limit)
         self.lsock = _Listener()
         try:
             self.lsock.bind((host, 0))
@@ -83,18 +85,12 @@ class BlockingServer:
             self.lsock.close()
             raise
         self.address = self.lsock.getsockname()[:2]
-        self._thread = threading.Thread(target=self._run, name=f"echo_lab {function.__name__}", daemon=True)
-        _running[function.__name__] = self
-        self._thread.start()
+        self.runner = Runner(self._serve, name=f"echo_lab {function.__name__}", key=("function", function.__name__),
+                             log=self.log, wake=self._wake, sockets=self._sockets, release=self.lsock.close,
+                             join=STOP_TIMEOUT, stuck_message="the server thread did not stop within {timeout:g} s")
+        self.runner.start()
 
-    def _write(self, text):
-        *lines, self._partial = (self._partial + text).split("\n")
-        self.log.extend(lines)
-        return len(text)
-
-    def _run(self):
-        ident = threading.get_ident()
-        route_stdout(ident, self._write)
+    def _serve(self):
         try:
             while not self.lsock.stopping:
                 try:
@@ -108,39 +104,22 @@ class BlockingServer:
         except OSError:
             if not self.lsock.stopping:  # the sockets closed under it by stop(): expected
                 raise
-        except BaseException as exc:  # the learner's error: kept for stop()
-            self.error = exc
-        finally:
-            unroute_stdout(ident)
 
-    @property
-    def running(self):
-        return self._thread.is_alive()
+    def _wake(self):
+        """Shut every accepted connection down (a blocked recv() returns b''); wake a blocked accept()."""
+        self.lsock.stopping = True
+        for conn in list(self.lsock.accepted):
+            with contextlib.suppress(OSError):  # closed already
+                conn.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            socket.create_connection(self.address, timeout=STOP_TIMEOUT).close()
 
-    def stop(self, timeout=2.0, raise_error=True):
-        """End the function: shut its connections down, wake its accept(), wait for the thread."""
-        if not self._stopped:
-            self._stopped = True
-            self.lsock.stopping = True
-            for conn in list(self.lsock.accepted):
-                with contextlib.suppress(OSError):  # closed already
-                    conn.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                socket.create_connection(self.address, timeout=timeout).close()
-            self._thread.join(timeout)
-            self.lsock.close()
-            if _running.get(self.function.__name__) is self:
-                del _running[self.function.__name__]
-            if self._thread.is_alive():
-                self.error = RuntimeError(f"the server thread did not stop within {timeout:g} s")
-        error, self.error = self.error, None
-        if error is not None and raise_error:
-            raise error
+    def _sockets(self):
+        return [*self.lsock.accepted, self.lsock]
 
-    def print_log(self):
-        """Print what the function printed."""
-        for line in self.log:
-            print(line)
+    def stop(self, timeout=STOP_TIMEOUT, raise_error=True):
+        """End the function: shut its connections down, wake its accept(), wait at most ``timeout`` s."""
+        self.runner.stop(timeout=timeout, raise_error=raise_error)
 
     def __repr__(self):
         state = "running" if self.running else "stopped"
