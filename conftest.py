@@ -17,6 +17,7 @@ KINDS = {
     "tests/test_grading.py": ("kernel",),
     "tests/test_classroom.py": ("hub", "kernel"),
     "tests/test_browser.py": ("browser", "kernel"),
+    "tests/test_accessibility.py": ("browser", "kernel"),
     "tests/test_learner_lab.py": ("venv", "kernel"),
     "tests/test_nbval_repeat.py::test_a_": ("kernel",),  # it runs nbval on a small notebook
     "tests/test_make_exercises.py::test_unfinished_exercise": ("kernel",),

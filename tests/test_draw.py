@@ -324,3 +324,18 @@ def test_wakeups_make_the_busy_loop_obvious(idle_runs):
 def test_wakeups_needs_a_recording():
     with pytest.raises(ValueError):
         draw.wakeups({})
+
+
+def test_mask_bits_writes_its_text_at_wcag_aa_contrast():
+    from echo_lab.watch.style import AA_TEXT, contrast
+
+    ax = draw.mask_bits().axes[0]
+    cells = {(round(p.get_x() + 0.4), round(p.get_y() + 0.4)): to_hex(p.get_facecolor()) for p in ax.patches}
+    checked = 0
+    for text in ax.texts:
+        x, y = text.get_position()
+        background = cells.get((round(x), round(y)), "#ffffff")
+        ratio = contrast(to_hex(text.get_color()), background)
+        assert ratio >= AA_TEXT, f"{text.get_text()!r} at {ratio:.2f}:1 on {background}"
+        checked += 1
+    assert checked >= 12  # the title row, the constants, six bits, three names

@@ -15,8 +15,9 @@ import pytest
 from ipywidgets.embed import dependency_state, embed_data
 from ipywidgets.widgets.widget_link import Link
 
-from echo_lab import BackgroundServer, Event, run_client, stop_all, widgets
+from echo_lab import BackgroundServer, Event, i18n, run_client, stop_all, widgets
 from echo_lab.watch.recorder import READ, WRITE
+from echo_lab.watch.style import AA_TEXT, BLACK, BLUE, MASK_COLORS, ORANGE, REDDISH_PURPLE, WHITE, contrast, luminance
 from helpers import wait_until
 
 MESSAGE_BYTES = len(b"Message 1 from client.Message 2 from client.")
@@ -86,6 +87,37 @@ def test_stepper_plays_slowly_enough_to_read_and_says_what_its_controls_do(seed_
         widgets.stepper(seed_run.events(), interval=0)
 
 
+def test_text_on_every_mask_colour_in_the_frames_meets_wcag_aa(seed_run):
+    # WCAG 2's measure, against the figures the accessibility check gave: white on Okabe-Ito's orange is 2.25:1
+    assert luminance(BLACK) == 0 and luminance(WHITE) == 1 and contrast(BLACK, WHITE) == 21
+    assert round(contrast(WHITE, ORANGE), 2) == 2.25 and round(contrast(WHITE, REDDISH_PURPLE), 2) == 3.06
+    assert round(contrast(WHITE, BLUE), 1) == 5.2 and contrast(BLUE, WHITE) == contrast(WHITE, BLUE)
+    cells = re.findall(r'<td style="background:(#[0-9A-F]{6});color:(#[0-9A-F]{6})">([A-Z|]+)</td>',
+                       "".join(f.value for f in every_call(seed_run).frames))
+    assert {mask for _, _, mask in cells} == {"READ", "WRITE", "READ|WRITE"}  # every mask colour is there
+    for background, text, mask in cells:
+        assert background == MASK_COLORS[{"READ": READ, "WRITE": WRITE, "READ|WRITE": READ | WRITE}[mask]]
+        assert contrast(text, background) >= AA_TEXT, (mask, text, background)
+
+
+def test_stepper_names_its_controls_for_screen_readers_in_the_language_in_use(seed_run):
+    # ipywidgets draws Play's buttons as bare icons; the note's <style onload> names them, and the slider's handle
+    step = widgets.stepper(seed_run.events())
+    onload = re.search(r'<style onload="([^"]*)"></style>', step.note.value).group(1)
+    for name in ('"play": "Play"', '"pause": "Pause"', '"stop": "Stop: back to frame 1"', '"slider": "frame"'):
+        assert name.replace('"', "&quot;") in onload
+    assert "aria-label" in onload and "aria-valuetext" in onload and "MutationObserver" in onload
+    assert step.slider.description == "frame"  # what the handle is called: its visible label
+    i18n.use("zh_CN")
+    try:
+        step = widgets.stepper(seed_run.events())
+    finally:
+        i18n.use("en")
+    assert step.slider.description == "帧" and "每 1.5 s 换下一帧" in step.play.tooltip
+    for name in ("播放", "暂停", "停止：回到第 1 帧", "第 {frame} 帧，共 {frames} 帧"):
+        assert name in step.note.value
+
+
 def test_saved_stepper_hides_jupyterlabs_disconnected_mark(seed_run):
     # Restored from a saved notebook, widgets carry jupyter-widgets-disconnected, which
     # JupyterLab marks with a red broken-link icon; the stepper works without a kernel.
@@ -113,8 +145,7 @@ def test_frames_say_what_was_registered_ready_and_done(seed_run):
             moved[e.kind] += e.nbytes
     assert moved == {"recv": 2 * MESSAGE_BYTES, "send": 2 * MESSAGE_BYTES}
     # a connected socket is always writable: the tutorial's clients are always ready for WRITE
-    assert any('white">READ|WRITE</td>' in f.value or 'white">WRITE</td>' in f.value
-               for f in step.frames)
+    assert any(re.search(r'<td style="background:[^"]*">(READ\|)?WRITE</td>', f.value) for f in step.frames)
     closes = [e.call for e in events if e.kind == "close"]
     assert all("unregistered, closed" in frame_of(step, call) for call in closes)
 

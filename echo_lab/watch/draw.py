@@ -24,7 +24,7 @@ given).  Artists carry a ``gid`` naming what they show (``"ready READ"``,
 import matplotlib.pyplot as plt
 
 from .recorder import READ, WRITE, mask_name
-from .style import MASK_COLORS, figure
+from .style import MASK_COLORS, figure, text_color
 from .timeline import MARKERS, timeline
 from .timeline_layout import byte_labels, timeline_layout
 from .wakeups import wakeups
@@ -48,9 +48,9 @@ def mask_bits(ax=None):
                                        facecolor=MASK_COLORS[bit] if on else "white",
                                        edgecolor="0.3"))
             ax.text(col, row, "1" if on else "0", ha="center", va="center",
-                    color="white" if on else "0.3", weight="bold")
+                    color=text_color(MASK_COLORS[bit]) if on else "0.3", weight="bold")  # 4.5:1 or more
         ax.text(3, row, mask_name(mask), ha="center", va="center", family="monospace",
-                color=MASK_COLORS[mask], weight="bold")
+                color="black", weight="bold")  # coloured text on white would fall short of 4.5:1
     ax.set(xlim=(-1.0, 3.7), ylim=(2.6, -1.6), title="selectors event masks: one bit each, OR-ed")
     ax.axis("off")
     return fig

@@ -6,16 +6,26 @@ button, a slider and a ``Stack`` of the frames are linked with ``jslink``, so
 stepping runs in the browser alone: it still works in a saved, trusted
 notebook with no kernel behind it (and hides JupyterLab's "disconnected"
 mark there, which would make it look broken).
+
+Every control has a name a screen reader reads out, in the language in use
+(:mod:`echo_lab.i18n`): ipywidgets draws Play's buttons as icons alone, and
+gives the slider's handle no name, so a few lines of JavaScript in the note
+(run by its ``<style>``'s ``onload``, in the browser alone, saved notebook
+too) name them: Play (Pause while playing), Stop, and the frame slider,
+whose value reads "3 of 5".  Text on a mask's colour is black or white,
+whichever WCAG contrast makes readable (:func:`~echo_lab.watch.style.text_color`).
 """
 
 import html
+import json
 from collections import Counter
 
 import ipywidgets as ipw
 
+from ..i18n import _
 from .describe import describe
 from .recorder import mask_name
-from .style import MASK_COLORS
+from .style import MASK_COLORS, text_color
 
 __all__ = ["MAX_ROWS", "Stepper", "stepper"]
 
@@ -41,14 +51,13 @@ class Stepper(ipw.VBox):
         seconds = f"{interval:g} s"
         # No description: the front end shows a Play's tooltip only on a Play without one.
         self.play = ipw.Play(min=0, max=last, interval=round(interval * 1000), show_repeat=False,
-                                 tooltip=f"Play/pause: the next frame every {seconds}. "
-                                         "Stop: back to frame 1.")
+                             tooltip=_("Play/pause: the next frame every {seconds}. Stop: back to frame 1.")
+                             .format(seconds=seconds))
         self.slider = ipw.SelectionSlider(options=[str(i + 1) for i in range(last + 1)], index=0,
-                                              description="frame",
-                                              tooltip="Drag to any frame, or click the slider and "
-                                                      "use the arrow keys.")
+                                          description=_("frame"),
+                                          tooltip=_("Drag to any frame, or click the slider and use the arrow keys."))
         self.stack = ipw.Stack(frames, selected_index=0 if frames else None)
-        self.note = ipw.HTML(_STYLE + _note(len(frames), total))
+        self.note = ipw.HTML(_STYLE + _names() + _note(len(frames), total))
         self.links = [ipw.jslink((self.play, "value"), (self.slider, "index")),
                       ipw.jslink((self.slider, "index"), (self.stack, "selected_index"))]
         super().__init__([ipw.HBox([self.play, self.slider]), self.note, self.stack])
@@ -71,6 +80,42 @@ class Stepper(ipw.VBox):
 _STYLE = ("<style>.echo-lab-stepper.jupyter-widgets-disconnected::before,"
           ".echo-lab-stepper .jupyter-widgets-disconnected::before"
           "{content:none;display:none}</style>")
+
+# Names for the controls, set in the browser once the note is in the stepper (a <style> loads when it is
+# in the page), and again whenever ipywidgets redraws a control or the slider or Play changes.  Single quotes
+# only: it goes in an attribute in double quotes.
+_NAME_CONTROLS = """(function (style, names) {
+  var html = style.closest('.widget-html'), root = html && html.parentElement;
+  if (!root || root.echoLabNamed) return;
+  root.echoLabNamed = true;
+  function set(element, attribute, value) {
+    if (element.getAttribute(attribute) !== value) element.setAttribute(attribute, value);
+  }
+  function name() {
+    var buttons = root.querySelectorAll('.widget-play button'), icon = buttons[0] && buttons[0].querySelector('i');
+    var playing = !!icon && icon.classList.contains('fa-pause');
+    [playing ? names.pause : names.play, names.stop, names.repeat].forEach(function (label, i) {
+      if (buttons[i]) { set(buttons[i], 'aria-label', label); set(buttons[i], 'title', label); }
+    });
+    root.querySelectorAll('.widget-slider .noUi-handle').forEach(function (handle) {
+      var frame = Math.round(Number(handle.getAttribute('aria-valuenow'))) + 1;
+      var frames = Math.round(Number(handle.getAttribute('aria-valuemax'))) + 1;
+      set(handle, 'aria-label', names.slider);
+      set(handle, 'aria-valuetext', names.position.replace('{frame}', frame).replace('{frames}', frames));
+    });
+  }
+  name();
+  new MutationObserver(name).observe(root, {childList: true, subtree: true, attributes: true,
+                                            attributeFilter: ['class', 'aria-valuenow', 'aria-valuetext']});
+})"""
+
+
+def _names():
+    """An empty <style> whose onload names the controls, in the language in use."""
+    names = {"play": _("Play"), "pause": _("Pause"), "stop": _("Stop: back to frame 1"), "repeat": _("Repeat"),
+             "slider": _("frame"), "position": _("{frame} of {frames}")}
+    script = f"{_NAME_CONTROLS}(this, {json.dumps(names, ensure_ascii=False)})"
+    return '<style onload="{}"></style>'.format(html.escape(script, quote=False).replace('"', "&quot;"))
 
 
 def _note(frames, total):
@@ -177,7 +222,10 @@ def _row(frame, fd):
     label = html.escape(frame.labels[fd])
     before = mask_name(frame.before[fd][1]) if fd in frame.before else ""
     ready = frame.ready.get(fd, 0)
-    cell = (f'<td style="background:{MASK_COLORS[ready]};color:white">{mask_name(ready)}</td>'
-            if ready else "<td></td>")
+    if ready:
+        color = MASK_COLORS[ready]
+        cell = f'<td style="background:{color};color:{text_color(color)}">{mask_name(ready)}</td>'
+    else:
+        cell = "<td></td>"
     did = html.escape(", ".join(frame.did.get(fd, ())))
     return f"<tr><td>{label}</td><td>{before}</td>{cell}<td>{did}</td></tr>"
