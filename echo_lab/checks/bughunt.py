@@ -29,7 +29,6 @@ __all__ = ["BUSY", "IDLE", "check_bug_hunt"]
 
 IDLE = 0.25  # seconds a client sits idle while the check counts select() calls
 BUSY = 25  # more select() calls than this in IDLE seconds, for one idle client, is a busy loop
-SLOW_READER = 0.2  # seconds the 1 MiB client waits before it starts reading its echo
 STALL = 1.0  # seconds without a byte of the echo: the rest is not coming
 
 
@@ -132,11 +131,15 @@ def _bug_hunt_steps(trial, server, sel):
     conn = next((k.fileobj for k in server.registered() if hasattr(k.data, "outb")), None)
     if conn is not None:  # a small send buffer: send() will take only part of a big echo
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    before = sel.bytes_received
     sender = threading.Thread(target=_send_quietly, args=(client, big), daemon=True)
     sender.start()
-    # The client reads nothing for a moment: the echo piles up in data.outb and send() can take only
-    # part of it. A server that drops EVENT_WRITE after a partial send never sends the rest.
-    time.sleep(SLOW_READER)
+    # The client reads nothing until the server has read all of it: the echo piles up in data.outb, and
+    # the send() after the last recv can take only part of it. A server that drops EVENT_WRITE after a
+    # partial send never sends the rest. (Waiting on the bytes, not a while: on a busy machine the
+    # upload could still be arriving, and its READs would keep asking for WRITE again.)
+    if not wait(lambda: sel.bytes_received - before >= len(big), _("the server to read the client's 1 MiB")):
+        return False
     got = recv_upto(client, len(big), timeout=NET_TIMEOUT * 2, stall=STALL,
                      until=lambda: not server.running)
     sender.join(NET_TIMEOUT)
