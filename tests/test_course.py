@@ -72,7 +72,7 @@ def test_every_lesson_says_at_its_top_what_to_do_after_a_kernel_restart():
             assert words in top, f"{folder}/{path.name}: its top does not say what to do after a kernel restart"
 
 
-FIGURE_LABEL = {"notebooks": r"\*\*Figure (\d+):\*\* \S", "zh-CN/notebooks": r"\*\*图 (\d+)：\*\*\S"}
+FIGURE_LABEL = {"notebooks": r"\*\*Figure (\d+):\*\* \S", "zh-CN/notebooks": r"\*\*图 (\d+)\*\*：\S"}
 
 
 def test_every_figure_has_a_caption_and_alt_text_in_its_language():

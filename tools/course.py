@@ -128,10 +128,11 @@ def navigation(i, all_lessons):
 
 def figure_alts(nb):
     """Each figure's alt text (its cell's metadata ``alt``, which nbconvert's HTML writes on the image),
-    from the caption cell after it (tagged ``caption``: "**Figure N:** what it shows"): one home for both."""
+    from the caption cell after it (tagged ``caption``: "**Figure N:** what it shows", in Chinese "**图 N**：",
+    the colon outside the bold, where CommonMark can close it): one home for both."""
     for before, cell in zip(nb.cells, nb.cells[1:], strict=False):
         if "caption" in cell.metadata.get("tags", []) and before.cell_type == "code":
-            text = re.sub(r"^\*\*[^*]+[:：]\*\*\s*", "", cell.source.strip())
+            text = re.sub(r"^\*\*[^*]+?(?:[:：]\*\*|\*\*：)\s*", "", cell.source.strip())
             before.metadata["alt"] = re.sub(r"[*`]", "", text)
 
 
