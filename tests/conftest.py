@@ -1,11 +1,11 @@
 """Fixtures the tests share.  Plain functions are in ``helpers.py``."""
 
-import fcntl
 import os
 
 import pytest
 
 from echo_lab import stop_all
+from helpers import exclusive
 from lab import fresh_clone
 
 
@@ -43,8 +43,7 @@ def learner_clone(tmp_path_factory):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent
     clone = shared / "learner" / "echo-lab"
-    with open(shared / "learner.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive(shared / "learner.lock"):
         if not (clone / "Makefile").exists():
             fresh_clone(clone)
     return clone

@@ -4,6 +4,7 @@ Fixtures live in ``conftest.py``; these are imported by name (``from helpers imp
 wait_until``): pytest puts ``tests/`` on ``sys.path``.
 """
 
+import contextlib
 import gc
 import os
 import shutil
@@ -13,6 +14,27 @@ import time
 import pytest
 
 HOST = "127.0.0.1"
+
+
+@contextlib.contextmanager
+def exclusive(path):
+    """Hold an exclusive lock on the file ``path`` (made if missing) while the block runs: one process
+    at a time, across pytest-xdist's workers (fcntl on Linux and macOS, msvcrt on Windows)."""
+    with open(path, "a+b") as lock:
+        if os.name == "nt":
+            import msvcrt
+
+            while True:
+                try:
+                    msvcrt.locking(lock.fileno(), msvcrt.LK_LOCK, 1)  # retries for 10 s, then raises
+                    break
+                except OSError:
+                    continue
+        else:
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 def cannot(what, reason, module=False):

@@ -11,7 +11,6 @@ which builds its own ``.venv-lab/``; its address is read from what it prints.
 """
 
 import contextlib
-import fcntl
 import json
 import os
 import pathlib
@@ -24,7 +23,7 @@ import sys
 import time
 import urllib.request
 
-from helpers import cannot, require
+from helpers import cannot, exclusive, require
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILD_TIMEOUT = 420  # s; `make lab` builds .venv-lab/: 60-90 s from a local index, a few minutes from PyPI
@@ -177,8 +176,7 @@ class MadeLab(Lab):
         self.log = open(tmp / "lab.log", "w")  # noqa: SIM115 (open while JupyterLab runs)
         # One `make` at a time in a clone until JupyterLab is up: the first builds .venv-lab/, and two
         # builds at once (test files on two pytest-xdist workers) would install into it together.
-        with open(clone.parent / "make-lab.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with exclusive(clone.parent / "make-lab.lock"):
             # Its own process group: make runs JupyterLab as a child, and close() stops both.
             self.proc = subprocess.Popen(command, cwd=clone, stdout=self.log, stderr=subprocess.STDOUT,
                                          env=env, start_new_session=True)

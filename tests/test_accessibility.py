@@ -25,7 +25,6 @@ npm, installed on first use into ``.cache/npm-axe/``; without npm (or
 chromium) the tests are skipped, loudly, and fail under CI.
 """
 
-import fcntl
 import json
 import os
 import pathlib
@@ -34,7 +33,7 @@ import subprocess
 
 import pytest
 
-from helpers import cannot
+from helpers import cannot, exclusive
 from lab import CHROMIUM, CHROMIUM_ARGS, Lab, open_notebook, run_all, screenshot
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -118,8 +117,7 @@ def _install_axe():
     if npm is None:
         cannot("the accessibility tests", "npm is not installed (sudo apt-get install npm), so axe-core cannot be had")
     AXE_PREFIX.mkdir(parents=True, exist_ok=True)
-    with open(AXE_PREFIX.parent / "npm-axe.lock", "w") as lock:  # pytest-xdist workers: one install
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive(AXE_PREFIX.parent / "npm-axe.lock"):  # pytest-xdist workers: one install
         if not AXE_SCRIPT.exists():
             try:
                 done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(AXE_PREFIX),
