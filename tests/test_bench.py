@@ -185,3 +185,25 @@ def test_without_a_compiler_the_c_tests_skip_saying_why_and_fail_under_ci():
     ci = subprocess.run(cmd, env=env | {"CI": "true"}, capture_output=True, text=True, timeout=120)
     assert ci.returncode == 1 and "1 failed" in ci.stdout, ci.stdout + ci.stderr
     assert "cannot run in CI" in ci.stdout, ci.stdout
+
+
+@pytest.mark.parametrize("platform", ["darwin", "win32"])
+def test_elsewhere_than_linux_bench_says_so_in_one_line(platform, monkeypatch, capsys):
+    from echo_lab.bench import report
+
+    monkeypatch.setattr(report.sys, "platform", platform)
+    assert report.main(["--quick"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"python -m echo_lab bench needs Linux (/proc, CPU affinity, epoll); this is {platform}.\n"
+
+
+def test_an_infinite_hard_limit_on_open_files_asks_for_macos_ceiling(monkeypatch):
+    import resource
+
+    from echo_lab.bench import measuring
+
+    asked = []
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (asked or [(256, resource.RLIM_INFINITY)])[-1])
+    monkeypatch.setattr(resource, "setrlimit", lambda which, limits: asked.append(limits))
+    assert measuring.raise_fd_limit() == 10_240  # setrlimit(RLIM_INFINITY) raises ValueError on macOS
+    assert asked == [(10_240, resource.RLIM_INFINITY)]

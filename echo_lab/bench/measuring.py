@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import pathlib
-import resource
 import select
 import subprocess
 import sys
@@ -37,9 +36,17 @@ def pin(index):
 
 
 def raise_fd_limit():
+    """Raise this process's limit on open files to its hard limit; return the limit now.
+
+    macOS's hard limit is often RLIM_INFINITY, which setrlimit refuses (ValueError): there the
+    kernel's own ceiling for a process, 10,240 (OPEN_MAX), is asked for instead.
+    """
+    import resource  # Unix only: bench runs on Linux (main() says so elsewhere)
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    target = 10_240 if hard == resource.RLIM_INFINITY else hard
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 

@@ -34,6 +34,10 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, help="repeat every measurement; report medians (default 5; 1 with --quick)")
     p.add_argument("--quick", action="store_true", help="0.5 s each, 100 connections, one round, no idle/capacity runs")
     args = p.parse_args(argv)
+    if not sys.platform.startswith("linux"):
+        print(f"python -m echo_lab bench needs Linux (/proc, CPU affinity, epoll); this is {sys.platform}.",
+              file=sys.stderr)
+        return 2
     seconds = args.seconds if args.seconds is not None else 0.5 if args.quick else 1.0
     rounds = args.rounds if args.rounds is not None else 1 if args.quick else 5
     if not 0 < seconds <= 600:
