@@ -118,7 +118,7 @@ def report(done, work=WORK):
 
 
 def lab(zh, jupyter_args, work=WORK):
-    """Replace this process with JupyterLab serving ``work``, opened at the course's index.
+    """Run JupyterLab serving ``work``, opened at the course's index (in this process's place, but on Windows).
 
     From a venv, JupyterLab runs as an activated venv runs it (its scripts first
     on PATH, VIRTUAL_ENV set), and its terminals run bash with the user's own
@@ -143,6 +143,11 @@ def lab(zh, jupyter_args, work=WORK):
         plugin.write_text(json.dumps({"locale": "zh_CN"}))
         os.environ["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
     print(f"Opening {INDEX['zh' if zh else 'en']} in JupyterLab; Ctrl-C here stops it.", flush=True)
+    if os.name == "nt":  # Windows' execv starts a new process and ends this one: the console loses Ctrl-C
+        try:
+            sys.exit(subprocess.call(argv + jupyter_args))
+        except KeyboardInterrupt:
+            sys.exit(130)
     os.execv(sys.executable, argv + jupyter_args)
 
 
