@@ -261,3 +261,16 @@ if __name__ == "__main__":
         sys.exit(f"usage: python {sys.argv[0]} --write-facts PATH/TO/THE/TUTORIAL.txt  (rewrites {FACTS})")
     write_facts(glossary_facts(pathlib.Path(sys.argv[2]).read_text(encoding="utf-8")))
     print(f"wrote {FACTS}")
+
+
+CJK = "[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
+# A line break in a paragraph, between Chinese and anything but a list item, heading, table row or quote.
+BROKEN_LINE = re.compile(rf"(?:{CJK}\n *(?![-*+] |\d+\. |[|>#\n])\S|\S\n *(?![-*+] |\d+\. |[|>#\n]){CJK})")
+
+
+@pytest.mark.parametrize("english", EDITION, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_chinese_paragraphs_have_no_english_line_breaks(english):
+    # A browser shows a line break inside a paragraph as a space: between Chinese characters, a stray one.
+    found = [entry.msgstr[:60] for entry in polib.pofile(str(translate.catalog_path(english)))
+             if not entry.msgctxt and "```" not in entry.msgstr and BROKEN_LINE.search(entry.msgstr)]
+    assert not found, found
