@@ -805,15 +805,18 @@ def summary_line(r):
             f"peak memory {r['peak memory GiB']} GiB, {r['error count']} errors")
 
 
+class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The description as written, and each option's default in its help."""
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=_Help)
     parser.add_argument("--learners", type=int, nargs="+", default=[5], help="class sizes, run one after another")
     parser.add_argument("--lessons", nargs="+", default=[f"{i:02d}" for i in range(1, 9)],
-                        help="lesson numbers (or paths of other notebooks) every learner runs, in order "
-                             "(default 01 to 08)")
+                        help="lesson numbers (or paths of other notebooks) every learner runs, in order")
     parser.add_argument("--busy-lesson", default="09", help="the lesson a share of learners runs last")
-    parser.add_argument("--busy-share", type=float, default=1 / 3, help="share of learners who run it (0: none)")
+    parser.add_argument("--busy-share", type=float, default=0.33, help="share of learners who run it (0: none)")
     parser.add_argument("--pause", type=float, default=1.0, help="seconds a learner waits between cells")
     parser.add_argument("--cell-timeout", type=float, default=120.0, help="seconds before a cell is interrupted")
     parser.add_argument("--time-limit", type=float, default=900.0, help="seconds for one class, at most")
