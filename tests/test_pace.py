@@ -44,7 +44,8 @@ def paced_run():
 
 
 # The runs twice and after a restart also answer select() as macOS's kqueue does (--split): a socket ready
-# for READ and WRITE comes back as two entries, WRITE first in one run and READ first in the other.
+# for READ and WRITE comes back as two entries, WRITE first in one run and READ first in the other; the
+# restart run also keeps two of Windows' rules (--windows: select() on sockets only, no SIGINT for a child).
 def test_every_code_cell_can_run_twice(paced_run):
     done = pace("twice", "--split", "write-first", *FOLDERS)
     print(errors(done.stdout))
@@ -53,7 +54,7 @@ def test_every_code_cell_can_run_twice(paced_run):
 
 
 def test_every_lesson_runs_from_the_top_after_a_restart_halfway(paced_run):
-    done = pace("restart", "--split", "read-first", "notebooks")
+    done = pace("restart", "--split", "read-first", "--windows", "notebooks")
     print(errors(done.stdout))
     assert done.returncode == 0, errors(done.stdout)
 
@@ -174,6 +175,29 @@ def test_the_split_selector_reports_read_and_write_apart_in_the_order_asked(tmp_
         assert done.returncode == 0, done.stdout  # each run saw the entries its selector gives
     wrong = pace("restart", "--split", "read-first", path, timeout=120)  # expects Linux's [3]
     assert "AssertionError: [1, 2]" in wrong.stdout, wrong.stdout
+
+
+def test_the_windows_rules_refuse_a_pipe_in_select_and_sigint_for_a_child(tmp_path):
+    pipe = notebook(tmp_path / "pipe.ipynb", """
+        import os, selectors
+        r, w = os.pipe()
+        with selectors.DefaultSelector() as sel:
+            sel.register(r, selectors.EVENT_READ)
+            sel.select(timeout=0)
+        """)
+    sigint = notebook(tmp_path / "sigint.ipynb", """
+        import signal, subprocess, sys
+        child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
+        try:
+            child.send_signal(signal.SIGINT)
+        finally:
+            child.kill()
+            child.wait(timeout=10)
+        """)
+    assert pace("restart", pipe, sigint, timeout=120).returncode == 0  # fine on Linux
+    done = pace("restart", "--windows", pipe, sigint, timeout=120)
+    assert "pipe.ipynb cell 0: after a restart: OSError: [Errno 10038]" in done.stdout, done.stdout
+    assert "sigint.ipynb cell 0: after a restart: ValueError: Unsupported signal: 2" in done.stdout, done.stdout
 
 
 def test_bad_arguments_get_one_line_and_status_2():

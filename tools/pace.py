@@ -4,6 +4,7 @@
     python tools/pace.py twice [paths...]           # every code cell run twice in a row
     python tools/pace.py restart [paths...]         # half the cells, a kernel restart, then all
     ... --split write-first|read-first              # select() as macOS's kqueue answers it (each mode)
+    ... --windows                                   # select() on sockets only, no SIGINT for a child
 
 nbval runs each cell straight after the last.  A learner reads between cells
 (pause), runs a cell again by accident (twice), or restarts the kernel
@@ -87,6 +88,29 @@ class _KqueueLike(_se.DefaultSelector):
 _se.DefaultSelector = _KqueueLike
 del _se, _KqueueLike
 """
+# With --windows: two of Windows' rules, on this system: select() takes sockets only (a pipe or a file gives
+# WinError 10038), and a child process accepts no SIGINT (Popen.send_signal: SIGTERM, CTRL_C_EVENT and
+# CTRL_BREAK_EVENT only; terminate() and kill() still work).  What it cannot show: Windows' refused connects
+# (about 2 s of SYN retries), its SO_EXCLUSIVEADDRUSE, a non-blocking send() that takes 8 MiB at once, its
+# 15.6 ms clock, WSAE error names, and a socket that is no file descriptor (os.get_blocking).
+WINDOWS = """\
+import os as _os, selectors as _se, signal as _si, stat as _st, subprocess as _sp
+class _SocketsOnly(_se.DefaultSelector):  # (after --split, its split selector)
+    _is_socket = staticmethod(lambda fd, os=_os, st=_st: st.S_ISSOCK(os.fstat(fd).st_mode))
+    def select(self, timeout=None):
+        for key in list(self.get_map().values()):
+            if not self._is_socket(key.fd):
+                raise OSError(10038, 'An operation was attempted on something that is not a socket (Windows)')
+        return super().select(timeout)
+_se.DefaultSelector = _SocketsOnly
+def _windows_send_signal(self, sig, _send=_sp.Popen.send_signal, _ok=(_si.SIGTERM, _si.SIGKILL)):
+    if sig not in _ok:  # SIGKILL: what kill() sends here, TerminateProcess there
+        raise ValueError(f'Unsupported signal: {sig} (Windows)')
+    return _send(self, sig)
+_sp.Popen.send_signal = _windows_send_signal
+del _os, _se, _si, _st, _sp, _SocketsOnly, _windows_send_signal
+"""
+
 SPLIT_ORDERS = {"read-first": "_se.EVENT_READ, _se.EVENT_WRITE", "write-first": "_se.EVENT_WRITE, _se.EVENT_READ"}
 
 # What a cell may leave running: threads, listening sockets, child processes.  Printed as JSON.
@@ -330,15 +354,20 @@ def main(argv=None):
         sub.add_argument("--cell-timeout", type=positive, default=60, help="seconds per cell (default 60)")
         sub.add_argument("--split", choices=sorted(SPLIT_ORDERS),
                          help="report READ|WRITE as two entries in this order, as macOS's kqueue does")
+        sub.add_argument("--windows", action="store_true",
+                         help="select() on sockets only, and no SIGINT for a child, as on Windows")
     args = parser.parse_args(argv)
     global SETUP
     if args.split:
         SETUP += SPLIT.format(order=SPLIT_ORDERS[args.split])
+    if args.windows:
+        SETUP += WINDOWS
     started = time.monotonic()
     runs, errors = asyncio.run(main_async(args.mode, args.paths, getattr(args, "seconds", 0), args.jobs,
                                           args.cell_timeout))
     cells = sum(run.cells for run in runs)
     split = f" (READ|WRITE split, {args.split})" if args.split else ""
+    split += " (Windows' select and signals)" if args.windows else ""
     print(f"pace {args.mode}{split}: {len(runs)} notebooks, {cells} code cells, {len(errors)} errors "
           f"in {time.monotonic() - started:.0f} s")
     return 1 if errors else 0
