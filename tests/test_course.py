@@ -95,3 +95,11 @@ def test_every_figure_has_a_caption_and_alt_text_in_its_language():
                     "(tools/course.py writes it)")
             assert numbers == list(range(1, len(numbers) + 1)), f"{folder}/{path.name}: figures numbered {numbers}"
     assert figures >= 16, f"only {figures} figures found in the lessons"
+
+
+def test_nbconverts_html_writes_each_figures_alt_text():
+    from nbconvert import HTMLExporter  # the classic template writes a cell's metadata alt on its image
+
+    lesson = ROOT / "zh-CN" / "notebooks" / "03-register.ipynb"
+    html, _ = HTMLExporter(template_name="classic").from_filename(str(lesson))
+    assert re.search(r'<img [^>]*alt="用两个位表示的三种掩码', html), "the figure's alt text is not in nbconvert's HTML"
