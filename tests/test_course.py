@@ -103,3 +103,21 @@ def test_nbconverts_html_writes_each_figures_alt_text():
     lesson = ROOT / "zh-CN" / "notebooks" / "03-register.ipynb"
     html, _ = HTMLExporter(template_name="classic").from_filename(str(lesson))
     assert re.search(r'<img [^>]*alt="用两个位表示的三种掩码', html), "the figure's alt text is not in nbconvert's HTML"
+
+
+def unclosed_fence(text):
+    """The line where a code fence opens and never closes (a closing fence is ``` alone), or None."""
+    opened = None
+    for n, line in enumerate(text.splitlines(), 1):
+        if opened is None and line.lstrip().startswith("```"):
+            opened = n
+        elif opened is not None and line.strip() == "```":
+            opened = None
+    return opened
+
+
+def test_every_code_fence_in_the_readmes_and_guides_closes():
+    assert unclosed_fence("```sh\nmake lab\n``` Benchmarks print figures\n") == 1  # the slip it is for
+    for name in ("README.md", "README.zh-CN.md", "TEACHING.md", "CONTRIBUTING.md"):
+        line = unclosed_fence((ROOT / name).read_text(encoding="utf-8"))
+        assert line is None, f"{name}: the code fence opened at line {line} never closes"
