@@ -6,7 +6,7 @@ import pytest
 
 from echo_lab import stop_all
 from helpers import exclusive
-from lab import fresh_clone
+from lab import CHROMIUM, CHROMIUM_ARGS, ROOT, Lab, fresh_clone
 
 
 @pytest.fixture
@@ -47,3 +47,38 @@ def learner_clone(tmp_path_factory):
         if not (clone / "Makefile").exists():
             fresh_clone(clone)
     return clone
+
+
+# JupyterLab and chromium for the browser tests (tests/test_browser.py, tests/test_accessibility.py): a module's
+# own JupyterLab over a copy of the lessons (``lab``) or of the Chinese edition in JupyterLab's Chinese
+# interface (``zh_lab``), one chromium per module, a new page per test.
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    lab = Lab(ROOT, tmp_path_factory.mktemp("lab"), trust=("notebooks/*.ipynb",))
+    yield lab
+    lab.close()
+
+
+@pytest.fixture(scope="module")
+def zh_lab(tmp_path_factory):
+    lab = Lab(ROOT, tmp_path_factory.mktemp("zh-lab"), folders=("zh-CN",), trust=("zh-CN/notebooks/*.ipynb",),
+              locale="zh_CN")
+    yield lab
+    lab.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright  # only where a browser test runs
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    yield page
+    page.close()

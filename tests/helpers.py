@@ -5,8 +5,10 @@ wait_until``): pytest puts ``tests/`` on ``sys.path``.
 """
 
 import contextlib
+import functools
 import gc
 import os
+import pathlib
 import shutil
 import socket
 import time
@@ -35,6 +37,20 @@ def exclusive(path):
 
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield  # closing the file releases the lock
+
+
+TUTORIAL = "ECHO_LAB_TUTORIAL"  # names the tutorial's text, where a maintainer has it (the project does not)
+
+
+@functools.cache
+def tutorial_text(facts):
+    """The tutorial's text, from the file ECHO_LAB_TUTORIAL names; ``facts``: the file the tests use without it."""
+    name = os.environ.get(TUTORIAL, "")
+    path = pathlib.Path(name).expanduser()
+    if not path.is_file():
+        pytest.fail(f"{TUTORIAL}={name!r} names no file: set it to the tutorial's text "
+                    f"(000_eb5d85daca0bf7f1.txt), or unset it to test against {facts}", pytrace=False)
+    return path.read_text(encoding="utf-8")
 
 
 def cannot(what, reason, module=False):

@@ -34,7 +34,7 @@ import subprocess
 import pytest
 
 from helpers import cannot, exclusive
-from lab import CHROMIUM, CHROMIUM_ARGS, Lab, open_notebook, run_all, screenshot
+from lab import CHROMIUM, open_notebook, run_all, screenshot
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHOTS = pathlib.Path(os.environ.get("ECHO_LAB_SCREENSHOTS", ROOT / "screenshots"))
@@ -49,7 +49,6 @@ BLOCKING = ("serious", "critical")
 if not (shutil.which("chromium") or os.path.exists(CHROMIUM)):
     cannot("the accessibility tests", "Debian's chromium is not installed: sudo apt-get install chromium", module=True)
 
-from playwright.sync_api import sync_playwright  # noqa: E402  (after the skip)
 
 # axe on each of the current notebook's output areas (or on `root` only), WCAG 2 A and AA rules only; the answers
 # merged.  Each is scrolled into view first: axe checks the contrast only of text on screen.  And JupyterLab's <body>
@@ -132,36 +131,6 @@ def _install_axe():
 @pytest.fixture(scope="module")
 def axe_script():
     return _install_axe()
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    lab = Lab(ROOT, tmp_path_factory.mktemp("lab"), trust=("notebooks/*.ipynb",))
-    yield lab
-    lab.close()
-
-
-@pytest.fixture(scope="module")
-def zh_lab(tmp_path_factory):
-    lab = Lab(ROOT, tmp_path_factory.mktemp("zh-lab"), folders=("zh-CN",), trust=("zh-CN/notebooks/*.ipynb",),
-              locale="zh_CN")
-    yield lab
-    lab.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    yield page
-    page.close()
 
 
 def _axe(page, root=None):

@@ -25,11 +25,9 @@ import pytest
 from helpers import cannot
 from lab import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     KERNEL_IDLE,
     NBGRADER_TRACES,
     TERMINAL_TEXT,
-    Lab,
     MadeLab,
     cell_text,
     open_notebook,
@@ -46,7 +44,6 @@ SHOTS = pathlib.Path(os.environ.get("ECHO_LAB_SCREENSHOTS", ROOT / "screenshots"
 if not (shutil.which("chromium") or os.path.exists(CHROMIUM)):
     cannot("the browser tests", "Debian's chromium is not installed: sudo apt-get install chromium", module=True)
 
-from playwright.sync_api import sync_playwright  # noqa: E402  (after the skip)
 
 STACK_TEXT = """() => Array.from(document.querySelectorAll('.widget-vbox'))
   .filter(b => b.querySelector(':scope > .widget-hbox > .widget-play'))
@@ -63,13 +60,6 @@ WIDGET_LESSONS = [p.name for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    lab = Lab(ROOT, tmp_path_factory.mktemp("lab"), trust=("notebooks/*.ipynb",))
-    yield lab
-    lab.close()
-
-
-@pytest.fixture(scope="module")
 def learner_lab(learner_clone, tmp_path_factory):
     lab = MadeLab(learner_clone, "lab", tmp_path_factory.mktemp("make-lab"))
     yield lab
@@ -81,29 +71,6 @@ def learner_lab_zh(learner_clone, tmp_path_factory):
     lab = MadeLab(learner_clone, "lab-zh", tmp_path_factory.mktemp("make-lab-zh"))
     yield lab
     lab.close()
-
-
-@pytest.fixture(scope="module")
-def zh_lab(tmp_path_factory):
-    lab = Lab(ROOT, tmp_path_factory.mktemp("zh-lab"), folders=("zh-CN",), trust=("zh-CN/notebooks/*.ipynb",),
-              locale="zh_CN")
-    yield lab
-    lab.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    yield page
-    page.close()
 
 
 def _step(page, before):

@@ -27,9 +27,11 @@ import nbformat
 import polib
 import pytest
 
+import helpers
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FACTS = ROOT / "tests" / "data" / "tutorial_glossary.json"  # what the tests know of the seed's words
-TUTORIAL = "ECHO_LAB_TUTORIAL"  # names the seed: check the glossary against it too
+TUTORIAL = helpers.TUTORIAL  # names the seed: check the glossary against it too
 WRITE_FACTS = "ECHO_LAB_WRITE_FACTS"  # "1" (with TUTORIAL): rewrite FACTS from the seed
 MODES = ["facts", "text"] if os.environ.get(TUTORIAL) else ["facts"]
 AGAIN = f"make them again: {TUTORIAL}=/path/to/the/tutorial.txt {WRITE_FACTS}=1 pytest tests/test_translation.py"
@@ -114,16 +116,9 @@ def glossary(source=None):
     return [tuple(row[:3]) for row in rows if source is None or (row[3] if len(row) > 3 else "seed") == source]
 
 
-@functools.cache
 def seed_text():
-    """The seed, from the file ECHO_LAB_TUTORIAL names."""
-    name = os.environ.get(TUTORIAL, "")
-    path = pathlib.Path(name).expanduser()
-    if not path.is_file():
-        pytest.fail(f"{TUTORIAL}={name!r} names no file: set it to the tutorial's text "
-                    f"(000_eb5d85daca0bf7f1.txt), or unset it to test against {FACTS.relative_to(ROOT)}",
-                    pytrace=False)
-    return path.read_text(encoding="utf-8")
+    """The tutorial's text, from the file ECHO_LAB_TUTORIAL names."""
+    return helpers.tutorial_text(FACTS.relative_to(ROOT))
 
 
 @functools.cache

@@ -37,12 +37,13 @@ from typing import NamedTuple
 
 import pytest
 
+import helpers
 from echo_lab import seed
 from echo_lab.checks import solution
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FACTS = ROOT / "tests" / "data" / "tutorial_code.json"  # what the tests know of the tutorial's text
-TUTORIAL = "ECHO_LAB_TUTORIAL"  # names the tutorial's text: compare with it line by line too
+TUTORIAL = helpers.TUTORIAL  # names the tutorial's text: compare with it line by line too
 WRITE_FACTS = "ECHO_LAB_WRITE_FACTS"  # "1" (with TUTORIAL): rewrite FACTS from the text
 MODES = ["facts", "text"] if os.environ.get(TUTORIAL) else ["facts"]
 SEED_PY = pathlib.Path(inspect.getsourcefile(seed))
@@ -157,16 +158,9 @@ def line_digest(line):
 HINT = f"Set {TUTORIAL}=/path/to/the/tutorial.txt to compare it line by line with the tutorial's text."
 
 
-@functools.cache
 def tutorial_text():
     """The tutorial's text, from the file ECHO_LAB_TUTORIAL names."""
-    name = os.environ.get(TUTORIAL, "")
-    path = pathlib.Path(name).expanduser()
-    if not path.is_file():
-        pytest.fail(f"{TUTORIAL}={name!r} names no file: set it to the tutorial's text "
-                    f"(000_eb5d85daca0bf7f1.txt), or unset it to test against {FACTS.relative_to(ROOT)}",
-                    pytrace=False)
-    return path.read_text(encoding="utf-8")
+    return helpers.tutorial_text(FACTS.relative_to(ROOT))
 
 
 def tutorial_lines(text=None):
