@@ -21,8 +21,8 @@ notebook and a background thread can each have their own selector
 This module is the course's one copy of the tutorial's code.  The solutions
 of the four handler exercises (``accept_wrapper``, ``service_connection``,
 ``start_connections`` and the client's ``service_connection``) are these
-functions' source; :mod:`echo_lab.checks.hints` writes ``listening_socket``
-and ``event_loop`` in the exercises' own shape.
+functions' source; the solution notebooks write ``listening_socket`` and
+``event_loop`` in the exercises' own shape.
 ``tests/test_tutorial_code.py`` checks this module and those solutions
 against the tutorial's text.
 """

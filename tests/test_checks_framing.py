@@ -1,7 +1,9 @@
-"""The message-reader check (exercise 09) against the starter code, the solution and plausible wrong answers.
+"""The message-reader check (exercise 09): what it says, how it ends a learner's endless loop, its reference reader.
 
 Each learner's version is run as a notebook cell would define it: in a
 namespace with the exercise's globals (``HEADER``, ``MAX_MESSAGE``, ``struct``).
+``tests/test_checks.py`` tries it, as every check, on the starter, the solution
+and the plausible mistakes of ``tests/data/mistakes.py``.
 """
 
 import pathlib
@@ -12,12 +14,13 @@ import types
 
 import nbformat
 import pytest
+from data.mistakes import mistake
 
 from echo_lab import checks
 from echo_lab.checks import check_take_messages, frame, hint, reference_take_messages, solution, wire
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SOLUTION_NOTEBOOK = ROOT / "solutions" / "09-message-reader.ipynb"
+SOLUTION_NOTEBOOK = ROOT / "solutions" / f"{checks.EXERCISES['take_messages'].notebook}.ipynb"
 
 
 def learner(source):
@@ -33,124 +36,6 @@ def take_messages(data):
     raise NotImplementedError()
 """
 
-WRONG = {  # name: (source, words the result must contain)
-    "never takes the message out: an endless loop": ("""\
-def take_messages(data):
-    messages = []
-    while len(data.inb) >= 4:
-        (length,) = HEADER.unpack_from(data.inb)
-        if len(data.inb) < 4 + length:
-            break
-        messages.append(bytes(data.inb[4:4 + length]))
-    return messages
-""", ["did not return within", "del data.inb[:end]"]),
-    "if instead of while": ("""\
-def take_messages(data):
-    messages = []
-    if len(data.inb) >= 4:
-        (length,) = HEADER.unpack_from(data.inb)
-        if length > MAX_MESSAGE:
-            raise ValueError('too long')
-        if len(data.inb) >= 4 + length:
-            messages.append(bytes(data.inb[4:4 + length]))
-            del data.inb[:4 + length]
-    return messages
-""", ["five messages", "a `while` loop, not an `if`"]),
-    "takes a message before it is complete": ("""\
-def take_messages(data):
-    messages = []
-    while len(data.inb) >= 4:
-        (length,) = HEADER.unpack_from(data.inb)
-        if length > MAX_MESSAGE:
-            raise ValueError('too long')
-        messages.append(bytes(data.inb[4:4 + length]))
-        del data.inb[:4 + length]
-    return messages
-""", ["6 of its 22 bytes", "expected []", "Return only complete messages"]),
-    "forgets the return": ("""\
-def take_messages(data):
-    messages = []
-    while len(data.inb) >= 4:
-        (length,) = HEADER.unpack_from(data.inb)
-        if len(data.inb) < 4 + length:
-            break
-        messages.append(bytes(data.inb[4:4 + length]))
-        del data.inb[:4 + length]
-""", ["returned None", "forget a `return`"]),
-    "no limit on the length": ("""\
-def take_messages(data):
-    messages = []
-    while len(data.inb) >= 4:
-        (length,) = HEADER.unpack_from(data.inb)
-        if len(data.inb) < 4 + length:
-            break
-        messages.append(bytes(data.inb[4:4 + length]))
-        del data.inb[:4 + length]
-    return messages
-""", ["4,294,967,295 bytes", "should raise ValueError", "MAX_MESSAGE"]),
-    "unpacks a header that is not all there": ("""\
-def take_messages(data):
-    messages = []
-    while data.inb:
-        (length,) = struct.unpack('!I', data.inb[:4])
-        if length > MAX_MESSAGE:
-            raise ValueError('too long')
-        if len(data.inb) < 4 + length:
-            break
-        messages.append(bytes(data.inb[4:4 + length]))
-        del data.inb[:4 + length]
-    return messages
-""", ["3 bytes of a header", "raised struct.error", "Traceback", "not an error"]),
-    "reads the length little-endian": ("""\
-def take_messages(data):
-    messages = []
-    while len(data.inb) >= 4:
-        (length,) = struct.unpack('<I', data.inb[:4])
-        if length > MAX_MESSAGE:
-            raise ValueError('too long')
-        if len(data.inb) < 4 + length:
-            break
-        messages.append(bytes(data.inb[4:4 + length]))
-        del data.inb[:4 + length]
-    return messages
-""", ["raised ValueError", "big-endian"]),
-    "keeps the header in the message": ("""\
-def take_messages(data):
-    messages = []
-    while len(data.inb) >= 4:
-        (length,) = HEADER.unpack_from(data.inb)
-        if length > MAX_MESSAGE:
-            raise ValueError('too long')
-        if len(data.inb) < 4 + length:
-            break
-        messages.append(bytes(data.inb[:4 + length]))
-        del data.inb[:4 + length]
-    return messages
-""", ["one whole message", "expected [b'Message 1 from client.']"]),
-    "forgets to remove the header": ("""\
-def take_messages(data):
-    messages = []
-    if len(data.inb) >= 4:
-        (length,) = HEADER.unpack_from(data.inb)
-        if length > MAX_MESSAGE:
-            raise ValueError('too long')
-        if len(data.inb) >= 4 + length:
-            messages.append(bytes(data.inb[4:4 + length]))
-            del data.inb[4:4 + length]
-    return messages
-""", ["left", "in `data.inb`", "header included"]),
-    "returns a generator": ("""\
-def take_messages(data):
-    while len(data.inb) >= 4:
-        (length,) = HEADER.unpack_from(data.inb)
-        if len(data.inb) < 4 + length:
-            break
-        yield bytes(data.inb[4:4 + length])
-        del data.inb[:4 + length]
-""", ["returned a generator, not a list"]),
-}
-
-
 def test_the_starter_code_is_not_attempted():
     result = check_take_messages(learner(STARTER))
     assert result.outcome == "not attempted"
@@ -165,19 +50,8 @@ def test_the_solution_passes():
     assert time.monotonic() - started < 10
 
 
-@pytest.mark.parametrize("name", list(WRONG))
-def test_a_plausible_wrong_answer_is_wrong_and_says_why(name):
-    source, words = WRONG[name]
-    result = check_take_messages(learner(source))
-    assert result.outcome == "wrong", result
-    shown = repr(result)
-    for word in words:
-        assert word in shown, (word, shown)
-    assert 'hint("take_messages")' in shown
-
-
 def test_an_endless_loop_is_stopped_and_its_thread_ends():
-    source, _ = WRONG["never takes the message out: an endless loop"]
+    source, _ = mistake("take_messages", "never takes the message out: an endless loop")
     started = time.monotonic()
     result = check_take_messages(learner(source))
     assert result.outcome == "wrong"
@@ -194,7 +68,7 @@ def test_what_is_not_a_function_is_wrong():
 
 
 def test_the_results_plain_text_is_the_same_every_run():
-    source, _ = WRONG["if instead of while"]
+    source, _ = mistake("take_messages", "if instead of while")
     first, second = (repr(check_take_messages(learner(source))) for _ in range(2))
     assert first == second
 
@@ -208,14 +82,6 @@ def test_three_graded_hints_and_the_solution():
     assert "<pre>" in shown._repr_html_()
     with pytest.raises(ValueError, match="no exercise"):
         hint("nope")
-
-
-def test_the_solution_is_the_solution_notebooks_code():
-    nb = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
-    answer = next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
-    lines = answer.source.splitlines()
-    body = lines[lines.index("    ### BEGIN SOLUTION") + 1:lines.index("    ### END SOLUTION")]
-    assert "\n".join([lines[0], *body]) == solution("take_messages").code
 
 
 def test_the_reference_reader_takes_any_cut():

@@ -8,8 +8,8 @@ teacher would.  Then four students hand in the released notebooks:
 * ``untouched``: as released (nothing written);
 * ``solutions``: every answer cell filled in with the solution's code;
 * ``mistakes-a``, ``mistakes-b``: every notebook with one plausible learner
-  mistake in it, a different one for each student (taken from the mistakes
-  the checkers are tried on, ``test_checks.py`` and its siblings).
+  mistake in it, a different one for each student (``GRADED`` in
+  ``tests/data/mistakes.py``, among the mistakes the checks are tried on).
 
 ``nbgrader autograde`` grades them all, in one run.  The gradebook must say:
 0 points for the untouched notebooks, full marks for the solutions, and less
@@ -30,10 +30,9 @@ import sys
 
 import nbformat
 import pytest
-import test_checks
-import test_checks_framing
-import test_checks_protocol
+from data.mistakes import GRADED, mistaken
 
+from echo_lab.checks import EXERCISES
 from helpers import cannot
 
 try:
@@ -49,35 +48,20 @@ ASSIGNMENT = "echo_lab"
 COMMAND_TIMEOUT = 600  # seconds for one nbgrader command (autograde of 40 notebooks: about a minute here)
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
-# For each notebook, the mistake each student makes: (the answer cell's function, the mistake's name).
-# Mistakes for 01-08 are test_checks.MISTAKES (edits of the solution's code); for 09 and 10 the
-# WRONG answers of test_checks_framing and test_checks_protocol (whole cells).
-MISTAKES = {
-    "mistakes-a": {
-        "01-listening-socket": ("listening_socket", "still-blocking"),
-        "02-register": ("register_listening", "read-and-write"),
-        "03-event-loop": ("event_loop", "spins"),
-        "04-accept-wrapper": ("accept_wrapper", "still-blocking"),
-        "05-service-connection": ("service_connection", "no-slice"),
-        "06-start-connections": ("start_connections", "shared-messages"),
-        "07-client-service-connection": ("client_service_connection", "pop-last"),
-        "08-bug-hunt-busy-loop": ("bug_hunt", "write-forever"),
-        "09-message-reader": ("take_messages", "takes a message before it is complete"),
-        "10-asyncio-backpressure": ("EchoProtocol", "no backpressure (lesson 12's protocol)"),
-    },
-    "mistakes-b": {
-        "01-listening-socket": ("listening_socket", "no-listen"),
-        "02-register": ("mask_names", "elif"),
-        "03-event-loop": ("event_loop", "select-once"),
-        "04-accept-wrapper": ("accept_wrapper", "read-only"),
-        "05-service-connection": ("service_connection", "sendall"),
-        "06-start-connections": ("start_connections", "connect-not-connect_ex"),
-        "07-client-service-connection": ("client_service_connection", "assigns-total"),
-        "08-bug-hunt-busy-loop": ("bug_hunt", "still-blocking"),
-        "09-message-reader": ("take_messages", "if instead of while"),
-        "10-asyncio-backpressure": ("EchoProtocol", "echoes twice"),
-    },
-}
+GRADED_STUDENTS = ("mistakes-a", "mistakes-b")  # in the order of the two cases of each GRADED row
+
+
+def mistakes_of(student):
+    """{notebook: {exercise: case}}: the mistakes ``GRADED`` (tests/data/mistakes.py) has ``student`` make."""
+    found = {}
+    for exercise, cases in GRADED.items():
+        case = cases[GRADED_STUDENTS.index(student)]
+        if case is not None:
+            found.setdefault(EXERCISES[exercise].notebook, {})[exercise] = case
+    return found
+
+
+MISTAKES = {student: mistakes_of(student) for student in GRADED_STUDENTS}
 STUDENTS = ["untouched", "solutions", *MISTAKES]
 
 
@@ -100,16 +84,6 @@ def answer_cells(nb):
             if cell.get("metadata", {}).get("nbgrader", {}).get("solution")}
 
 
-def mistaken(source, exercise, case):
-    """The solution's answer cell ``source`` with the mistake ``case`` of ``exercise`` made in it."""
-    if exercise == "take_messages":
-        return test_checks_framing.WRONG[case][0]
-    if exercise == "EchoProtocol":
-        return test_checks_protocol.WRONG[case][0]
-    replacements = next(r for name, r, _ in test_checks.MISTAKES[exercise] if name == case)
-    return test_checks.mutate(source, *replacements)
-
-
 def hand_in(course, student, notebook, solution):
     """Write ``student``'s submission of ``notebook``: the released notebook, answered as the student does."""
     nb = nbformat.read(course / "release" / ASSIGNMENT / f"{notebook}.ipynb", as_version=4)
@@ -118,10 +92,9 @@ def hand_in(course, student, notebook, solution):
         if student == "solutions":
             cell.source = without_markers(solved[grade_id].source)
         elif student in MISTAKES:
-            exercise, case = MISTAKES[student][notebook]
-            source = solved[grade_id].source
-            if grade_id == exercise:  # the one answer cell of this notebook with a mistake in it
-                source = mistaken(source, exercise, case)
+            source, case = solved[grade_id].source, MISTAKES[student][notebook].get(grade_id)
+            if case is not None:  # an answer cell of this notebook with a mistake in it (grade_id: the exercise)
+                source = mistaken(grade_id, case, source)
             cell.source = without_markers(source)
     folder = course / "submitted" / student / ASSIGNMENT
     folder.mkdir(parents=True, exist_ok=True)
@@ -172,7 +145,8 @@ def print_table(scores):
     totals = "  ".join(f"{sum(v[0] for v in scores[s].values()):>10g}" for s in STUDENTS)
     print(f"{'total':<{width}}  {sum(v[1] for v in scores['solutions'].values()):>6g}  {totals}")
     for student, mistakes in MISTAKES.items():
-        print(f"{student}: " + "; ".join(f"{nb[:2]} {case}" for nb, (_, case) in mistakes.items()))
+        print(f"{student}: " + "; ".join(f"{nb[:2]} {case}" for nb, cases in sorted(mistakes.items())
+                                         for case in cases.values()))
 
 
 def test_every_notebook_is_graded_with_the_points_its_check_cells_carry(graded):

@@ -3,13 +3,14 @@
 * The generator (``tools/make_exercises.py``) follows nbgrader's markers; on a
   small notebook every rule is checked, and on the real solutions its
   student code is compared with nbgrader's own preprocessors.
-* A hand-edited exercise is caught by ``--check``.
+* A hand-edited exercise, or a stale ``echo_lab/checks/solutions.json``, is caught by ``--check``.
 * Every exercise notebook, as handed out, runs top to bottom without an
   error, and its check cells say "not attempted".
 """
 
 import copy
 import importlib.util
+import json
 import pathlib
 import re
 import shutil
@@ -19,10 +20,13 @@ import sys
 import ipykernel.kernelspec
 import nbformat
 import pytest
+from data.mistakes import mistaken
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from echo_lab.checks import EXERCISES as EXERCISES_TABLE
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -129,8 +133,19 @@ def test_solution_has_answer_cells_and_ends_in_a_check_cell(path):
 
 
 def test_exercises_are_up_to_date():
-    stale = tool.stale(SOLUTIONS, EXERCISES)
+    stale = tool.stale(SOLUTIONS, EXERCISES) + tool.package_stale(SOLUTIONS)
     assert not stale, f"run python tools/make_exercises.py: out of date: {stale}"
+
+
+def test_the_package_carries_each_answer_cells_code_without_its_markers(tmp_path):
+    written = json.loads(tool.solutions_json())["exercises"]
+    for name, exercise in written.items():  # name: the answer cell's grade_id
+        nb = nbformat.read(SOLUTIONS / f"{exercise['notebook']}.ipynb", as_version=4)
+        cell = next(c for c in nb.cells if nbgrader_cell(c).get("grade_id") == name and nbgrader_cell(c)["solution"])
+        assert exercise["solution"] == tool.answer_code(cell.source) and "### " not in exercise["solution"]
+        assert exercise["minutes"] == nb.metadata["echo_lab"]["minutes"]
+    package = tmp_path / "solutions.json"  # written where there was none
+    assert tool.write_package(SOLUTIONS, package) == [package] and tool.package_stale(SOLUTIONS, package) == []
 
 
 def test_a_hand_edited_exercise_is_caught(tmp_path, capsys):
@@ -237,15 +252,11 @@ def test_unfinished_exercise_runs_and_its_checks_say_not_attempted(name):
 # ---------------------------------------------------------------------------
 # a run cell tells the truth about a mistake, and agrees with the check
 
-def with_mistake(notebook, exercise, case):
-    """The solution notebook with one of test_checks.MISTAKES made in its answer cell."""
-    import test_checks
-
-    replacements = next(r for c, r, _ in test_checks.MISTAKES[exercise] if c == case)
-    function = test_checks.EXERCISES[exercise][1]
-    nb = nbformat.read(SOLUTIONS / f"{notebook}.ipynb", as_version=4)
-    answer = next(c for c in nb.cells if nbgrader_cell(c).get("solution") and f"def {function}(" in c.source)
-    answer.source = test_checks.mutate(answer.source, *replacements)
+def with_mistake(exercise, case):
+    """The exercise's solution notebook with a plausible mistake (tests/data/mistakes.py) in its answer cell."""
+    nb = nbformat.read(SOLUTIONS / f"{EXERCISES_TABLE[exercise].notebook}.ipynb", as_version=4)
+    answer = next(c for c in nb.cells if nbgrader_cell(c).get("grade_id") == exercise)
+    answer.source = mistaken(exercise, case, answer.source)
     return nb
 
 
@@ -257,7 +268,7 @@ LIBRARY = ("echo_lab/", "site-packages", "background.py", "recorder.py", "socket
 
 
 def test_a_blocking_accepted_socket_runs_and_the_run_cell_says_what_happened_not_that_it_is_right():
-    nb = with_mistake("04-accept-wrapper", "accept_wrapper", "still-blocking")
+    nb = with_mistake("accept_wrapper", "still-blocking")
     assert not [e for e in run_notebook(nb, SOLUTIONS) if "AssertionError" not in e]  # only the hidden test fails
     shown = said(run_cell(nb, "serve_tutorial_clients("))
     assert "the 2 clients sent 88 bytes and got 88 bytes back" in shown, shown
@@ -266,7 +277,7 @@ def test_a_blocking_accepted_socket_runs_and_the_run_cell_says_what_happened_not
 
 
 def test_sent_bytes_never_sliced_off_show_as_numbers_and_the_learners_line():
-    nb = with_mistake("05-service-connection", "service_connection", "no-slice")
+    nb = with_mistake("service_connection", "no-slice")
     assert not [e for e in run_notebook(nb, SOLUTIONS) if "AssertionError" not in e]
     shown = said(run_cell(nb, "serve_tutorial_clients("))
     assert re.search(r"the 2 clients sent [\d,]+ bytes and got [\d,]+ bytes back", shown), shown
@@ -278,7 +289,7 @@ def test_sent_bytes_never_sliced_off_show_as_numbers_and_the_learners_line():
 
 
 def test_a_fix_that_never_drops_write_measures_as_busy_after_the_echo_as_the_check_finds():
-    nb = with_mistake("08-bug-hunt-busy-loop", "bug_hunt", "write-forever")
+    nb = with_mistake("bug_hunt", "write-forever")
     assert not [e for e in run_notebook(nb, SOLUTIONS) if "AssertionError" not in e]
     shown = said(run_cell(nb, "try:\n    before, echo, after"))
     before = int(re.search(r"before its echo: (\d+)", shown)[1])

@@ -35,6 +35,7 @@ nbgrader source notebooks.
 
 import argparse
 import copy
+import json
 import pathlib
 import re
 import sys
@@ -44,6 +45,10 @@ import nbformat
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
+PACKAGE_SOLUTIONS = ROOT / "echo_lab" / "checks" / "solutions.json"
+ABOUT = ("Written by tools/make_exercises.py from solutions/*.ipynb; do not edit. For each answer cell, by its "
+         "nbgrader grade_id (the exercise's name): its notebook, the notebook's minutes, and the cell's code "
+         "without the solution markers' lines, as solution(name) shows it.")
 
 BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
@@ -111,6 +116,42 @@ def student_version(nb):
     return nb
 
 
+def answer_code(source):
+    """An answer cell's code as ``solution()`` shows it: the cell without the lines of its solution markers."""
+    return "\n".join(line for line in source.split("\n") if BEGIN_SOLUTION not in line and END_SOLUTION not in line)
+
+
+def solutions_json(solutions=SOLUTIONS):
+    """The text of the package's ``solutions.json``: every answer cell of ``solutions``, by its grade_id."""
+    found = {}
+    for path in sorted(pathlib.Path(solutions).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+            if cell.cell_type != "code" or not nbgrader.get("solution"):
+                continue
+            name = nbgrader["grade_id"]
+            if name in found:
+                raise ValueError(f"{path.name}: the answer cell {name!r} is also in {found[name]['notebook']}")
+            found[name] = {"notebook": path.stem, "minutes": nb.metadata.get("echo_lab", {}).get("minutes"),
+                           "solution": answer_code(cell.source)}
+    return json.dumps({"about": ABOUT, "exercises": found}, indent=1, ensure_ascii=False) + "\n"
+
+
+def package_stale(solutions=SOLUTIONS, path=PACKAGE_SOLUTIONS):
+    """``[path]`` if the package's solutions.json is missing or not what ``solutions`` make, else ``[]``."""
+    path = pathlib.Path(path)
+    return [] if path.exists() and path.read_text(encoding="utf-8") == solutions_json(solutions) else [path]
+
+
+def write_package(solutions=SOLUTIONS, path=PACKAGE_SOLUTIONS):
+    """Bring the package's solutions.json up to date; return ``[path]`` if it was written."""
+    changed = package_stale(solutions, path)
+    if changed:
+        pathlib.Path(path).write_text(solutions_json(solutions), encoding="utf-8")
+    return changed
+
+
 def render(nb):
     """The notebook as ``nbformat.write`` would store it."""
     text = nbformat.writes(nb)
@@ -151,16 +192,19 @@ def main(argv=None):
     parser.add_argument("--solutions", default=SOLUTIONS, type=pathlib.Path)
     parser.add_argument("--exercises", default=EXERCISES, type=pathlib.Path)
     args = parser.parse_args(argv)
+    english = args.solutions.resolve() == SOLUTIONS  # the package's solutions are the English edition's
     if args.check:
         names = stale(args.solutions, args.exercises)
-        if names:
+        package = package_stale(args.solutions) if english else []
+        if names or package:
             print(f"out of date in {args.exercises} (run python tools/make_exercises.py):")
-            for name in names:
+            for name in names + [path.relative_to(ROOT) for path in package]:
                 print(f"  {name}")
             return 1
         print("exercises are up to date")
         return 0
     names = write(args.solutions, args.exercises)
+    names += [str(path.relative_to(ROOT)) for path in write_package(args.solutions)] if english else []
     print("written: " + ", ".join(names) if names else "exercises are up to date")
     return 0
 

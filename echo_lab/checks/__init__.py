@@ -29,7 +29,10 @@ freezing the notebook.  ``trial.py`` tells how.
 The modules, each readable on its own:
 
 * ``results``: what a check shows (``Result``, ``Hint``, ``Solution``);
-* ``hints``: the graded hints and the tutorial's code, ``hint()``, ``solution()``;
+* ``exercises``: the exercises' table, one row each (name, functions, check, hints;
+  notebook, minutes and solution code from ``solutions.json``, which
+  ``tools/make_exercises.py`` writes from the solution notebooks);
+* ``hints``: an exercise's graded hints and its solution, shown: ``hint()``, ``solution()``;
 * ``trial``: running the learner's function, bounded, on a worker thread, and
   turning what a check saw into a ``Result``;
 * ``rebind``: the copy of the learner's function that uses the check's selector;
@@ -40,6 +43,7 @@ The modules, each readable on its own:
   a background server);
 * ``listening``: the listening socket, its registration, a mask's bits (01, 02);
 * ``server_functions``: the server's handlers (04, 05);
+* ``steps``: a check that plays a scene, as named steps run in order: a failure says which;
 * ``event_loop``: the loop (03), run on a thread with the check's handlers;
 * ``client_functions``: the client's functions (06, 07);
 * ``bughunt``: the always-WRITE busy loop (08);
@@ -59,8 +63,9 @@ The modules, each readable on its own:
 from .bughunt import check_bug_hunt
 from .client_functions import check_client_service_connection, check_start_connections
 from .event_loop import check_event_loop
+from .exercises import EXERCISES
 from .framing import check_take_messages
-from .hints import EXERCISES, hint, solution
+from .hints import hint, solution
 from .listening import check_listening_socket, check_mask_names, check_register_listening
 from .protocol import BOUND, check_echo_protocol
 from .protocol_clients import FLOOD, flood

@@ -15,7 +15,7 @@ from ..i18n import _
 from ..run.background import BackgroundServer
 from ..run.client import run_client
 from ..watch.recorder import Recorder
-from .hints import EXERCISES
+from .exercises import EXERCISES
 from .observe import blocking_hint, check_closed, is_registered, mask_words, recv_upto, reference_client, wait_key
 from .trial import HOST, NET_TIMEOUT, READ, WRITE, Wrong, run_check
 

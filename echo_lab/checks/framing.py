@@ -12,8 +12,8 @@ complete messages out of a connection's receive buffer::
 selector) and runs two checks in turn: the function called directly on
 buffers the check builds (:mod:`~echo_lab.checks.framing_direct`), then, if
 that passed, a server that uses it, over real sockets
-(:mod:`~echo_lab.checks.framing_server`).  Its hints and solution are in
-``hints``, beside the others.
+(:mod:`~echo_lab.checks.framing_server`).  Its hints are its row in
+:mod:`~echo_lab.checks.exercises`, beside the others.
 """
 
 from ..i18n import _

@@ -2,17 +2,18 @@
 
 A message goes on the wire as a 4-byte big-endian length, then the payload
 (:func:`frame`).  The check's own reader, :func:`reference_take_messages`,
-is the code ``solution("take_messages")`` shows (``hints``), defined with
-this module's :data:`HEADER` and :data:`MAX_MESSAGE` as the exercise's
-notebook defines them: the answer shown and the reader the check trusts are
-one text.  :data:`MESSAGES` are what the check sends, :data:`TOO_LONG` the
+is the code ``solution("take_messages")`` shows: the solution notebook's
+answer cell, as the exercises' table carries it (:mod:`~echo_lab.checks.exercises`),
+defined with this module's :data:`HEADER` and :data:`MAX_MESSAGE` as the
+exercise's notebook defines them: the answer shown and the reader the check
+trusts are one text, written once, in the notebook.  :data:`MESSAGES` are what the check sends, :data:`TOO_LONG` the
 length of a header it must see refused.
 """
 
 import functools
 import struct
 
-from .hints import EXERCISES
+from .exercises import EXERCISES
 
 __all__ = ["HEADER", "MAX_MESSAGE", "MESSAGES", "TOO_LONG", "frame", "reference_take_messages"]
 

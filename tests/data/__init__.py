@@ -1,0 +1,1 @@
+"""The tests' data: facts of the tutorial's text (JSON), and learners' plausible mistakes (``mistakes``)."""
