@@ -12,14 +12,16 @@ sockets and leave the plotting here:
 Each function returns a matplotlib ``Figure``; end the cell with
 ``plt.show()``.  Artists carry a ``gid`` naming what they show, so tests
 check content, not pixels.  Colours are Okabe-Ito, from
-:mod:`echo_lab.watch.style`.
+:mod:`echo_lab.watch.style`.  The words are in the language in use when a
+chart is drawn (:mod:`echo_lab.i18n`); servers' names are the caller's.
 """
 
 import math
 
 import matplotlib.pyplot as plt
 
-from .style import BLACK, BLUE, BLUISH_GREEN, ORANGE, REDDISH_PURPLE, SKY_BLUE, VERMILLION
+from ..i18n import _
+from .style import BLACK, BLUE, BLUISH_GREEN, ORANGE, REDDISH_PURPLE, SKY_BLUE, VERMILLION, use_fonts
 
 __all__ = ["SERVER_COLORS", "outb", "sweep"]
 
@@ -28,20 +30,22 @@ SERVER_COLORS = {"fixed": BLUE, "seed": ORANGE, "threads": VERMILLION,
 OTHER_COLORS = (VERMILLION, BLUISH_GREEN, SKY_BLUE, REDDISH_PURPLE, BLACK)
 
 
-def outb(series, limit=None, title="What the server holds for a client that never reads"):
+def outb(series, limit=None, title=None):
     """Bytes held over time, in MiB: ``series`` maps a server's name to ``[(seconds, bytes), ...]``.
 
-    ``limit`` (bytes) draws a dotted line labelled ``MAX_OUTB``.
+    ``limit`` (bytes) draws a dotted line labelled ``MAX_OUTB``.  ``title`` defaults to
+    "What the server holds for a client that never reads", in the language in use.
     """
     fig, ax = plt.subplots(figsize=(7, 3), layout="constrained")
     for i, (name, samples) in enumerate(series.items()):
-        ax.plot([t for t, _ in samples], [n / 2**20 for _, n in samples], label=name,
+        ax.plot([t for t, _n in samples], [n / 2**20 for _t, n in samples], label=name,
                 color=OTHER_COLORS[i % len(OTHER_COLORS)], gid=f"outb {name}")
     if limit is not None:
         ax.axhline(limit / 2**20, color="0.5", linestyle=":", label="MAX_OUTB", gid="limit")
-    ax.set(xlabel="seconds", ylabel="outb (MiB)", title=title, ylim=(0, None))
+    title = _("What the server holds for a client that never reads") if title is None else title
+    ax.set(xlabel=_("seconds"), ylabel=_("outb (MiB)"), title=title, ylim=(0, None))
     ax.legend()
-    return fig
+    return use_fonts(fig)
 
 
 def sweep(results, kinds, conns):
@@ -62,11 +66,11 @@ def sweep(results, kinds, conns):
         lat.plot(conns, [f["p99_us"] / 1000 for f in runs], "x--", color=color, gid=f"p99 {kind}")
         measured = [(n, f["cpu_us_per_msg"]) for n, f in zip(conns, runs, strict=True)
                     if not math.isnan(f["cpu_us_per_msg"])]
-        cpu.plot([n for n, _ in measured], [c for _, c in measured], "o-", color=color, gid=f"cpu {kind}")
-    tput.set(title="thousand messages per second", ylim=(0, None))
-    lat.set(title="round trip, ms (p50 solid, p99 dashed)", yscale="log")
-    cpu.set(title="server CPU per message, µs", yscale="log")
+        cpu.plot([n for n, _c in measured], [c for _n, c in measured], "o-", color=color, gid=f"cpu {kind}")
+    tput.set(title=_("thousand messages per second"), ylim=(0, None))
+    lat.set(title=_("round trip, ms (p50 solid, p99 dashed)"), yscale="log")
+    cpu.set(title=_("server CPU per message, µs"), yscale="log")
     for ax in (tput, lat, cpu):
-        ax.set(xscale="log", xlabel="connections", xticks=conns, xticklabels=conns)
+        ax.set(xscale="log", xlabel=_("connections"), xticks=conns, xticklabels=conns)
     tput.legend(fontsize="small")
-    return fig
+    return use_fonts(fig)

@@ -19,12 +19,14 @@ the rest, so that a lesson needs one import: ``from echo_lab import draw``.
 Each function returns a matplotlib ``Figure`` (or draws into the ``ax`` it is
 given).  Artists carry a ``gid`` naming what they show (``"ready READ"``,
 ``"registered WRITE"``, ``"recv"``...) so tests can check content, not pixels.
+Their words are in the language in use when they are drawn (:mod:`echo_lab.i18n`).
 """
 
 import matplotlib.pyplot as plt
 
+from ..i18n import _
 from .recorder import READ, WRITE, mask_name
-from .style import MASK_COLORS, figure, text_color
+from .style import MASK_COLORS, figure, text_color, use_fonts
 from .timeline import MARKERS, timeline
 from .timeline_layout import byte_labels, timeline_layout
 from .wakeups import wakeups
@@ -36,7 +38,7 @@ __all__ = ["MASK_COLORS", "MARKERS", "byte_labels", "mask_bits", "timeline", "ti
 def mask_bits(ax=None):
     """A table of EVENT_READ (1), EVENT_WRITE (2) and their OR (3), bit by bit."""
     fig, ax = figure(ax, (6, 2.2))
-    columns = ["mask", "bit 1 (WRITE)", "bit 0 (READ)", "mask_name()"]
+    columns = [_("mask"), _("bit 1 (WRITE)"), _("bit 0 (READ)"), "mask_name()"]
     constants = {READ: "EVENT_READ = 1", WRITE: "EVENT_WRITE = 2", READ | WRITE: "READ | WRITE = 3"}
     for col, title in enumerate(columns):
         ax.text(col, -1, title, ha="center", va="center", weight="bold")
@@ -51,6 +53,6 @@ def mask_bits(ax=None):
                     color=text_color(MASK_COLORS[bit]) if on else "0.3", weight="bold")  # 4.5:1 or more
         ax.text(3, row, mask_name(mask), ha="center", va="center", family="monospace",
                 color="black", weight="bold")  # coloured text on white would fall short of 4.5:1
-    ax.set(xlim=(-1.0, 3.7), ylim=(2.6, -1.6), title="selectors event masks: one bit each, OR-ed")
+    ax.set(xlim=(-1.0, 3.7), ylim=(2.6, -1.6), title=_("selectors event masks: one bit each, OR-ed"))
     ax.axis("off")
-    return fig
+    return use_fonts(fig)

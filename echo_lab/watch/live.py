@@ -5,7 +5,8 @@ Two rules about threads in a kernel shape it: a thread must never ``print``
 (its output would land in whatever cell runs at that moment), and must never
 use ``with out:`` on an ``Output`` widget (that captures the *main* thread's
 output too, and races).  So the thread only assigns an HTML widget's
-``.value``, a message the front end applies wherever the widget is.
+``.value``, a message the front end applies wherever the widget is.  Its
+words are in the language in use when it refreshes (:mod:`echo_lab.i18n`).
 """
 
 import html
@@ -14,6 +15,7 @@ import time
 
 import ipywidgets as ipw
 
+from ..i18n import _
 from .describe import describe
 from .recorder import mask_name
 
@@ -47,7 +49,7 @@ class LiveView(ipw.HTML):
             try:
                 self.value = self._render()
             except Exception as exc:  # a view must not die silently: say why it stopped
-                self.value = f"<i>live view stopped: {html.escape(repr(exc))}</i>"
+                self.value = "<i>{}</i>".format(_("live view stopped: {error}").format(error=html.escape(repr(exc))))
                 return
             if not running:
                 return
@@ -64,7 +66,7 @@ class LiveView(ipw.HTML):
         super().close()
 
     def __repr__(self):
-        return f"<LiveView of a {self.server.kind} server: run the cell to watch it>"
+        return _("<LiveView of a {kind} server: run the cell to watch it>").format(kind=self.server.kind)
 
     # -- rendering (on the view's thread) --
     def _calls(self):
@@ -79,36 +81,36 @@ class LiveView(ipw.HTML):
     def _render(self):
         server = self.server
         host, port = server.address
-        state = "running" if server.running else "stopped"
-        rate = f", {self._rate():,.0f} per second now" if server.running else ""
-        head = (f"<b>{html.escape(server.kind)} server</b> on {host}:{port}, {state}: "
-                f"{self._calls():,} select() calls so far{rate}")
+        state = _("running") if server.running else _("stopped")
+        rate = _(", {rate:,.0f} per second now").format(rate=self._rate()) if server.running else ""
+        head = _("<b>{kind} server</b> on {host}:{port}, {state}: {calls:,} select() calls so far{rate}").format(
+            kind=html.escape(server.kind), host=host, port=port, state=state, calls=self._calls(), rate=rate)
         return head + _sockets_table(server) + self._recent_events()
 
     def _recent_events(self):
         recorder = self.server.recorder
         if recorder is None:
-            return "<p>(not recording: no events to show)</p>"
+            return "<p>{}</p>".format(_("(not recording: no events to show)"))
         lines = [_event_line(e, recorder) for e in recorder.events(last=self.recent)]
-        return "<b>latest events</b><pre>" + html.escape("\n".join(lines)) + "</pre>"
+        return "<b>{}</b><pre>".format(_("latest events")) + html.escape("\n".join(lines)) + "</pre>"
 
 
 def _event_line(e, recorder):
     if e.kind == "select":
-        return f"call {e.call}: {describe(e)}"
+        return _("call {call}: {what}").format(call=e.call, what=describe(e))
     # accept is recorded on the listening socket but labelled with the new client
     who = recorder.label(e.fd) if e.kind == "accept" else e.label
-    return f"call {e.call}: {who}: {describe(e)}"
+    return _("call {call}: {who}: {what}").format(call=e.call, who=who, what=describe(e))
 
 
 def _sockets_table(server):
     keys = server.registered()
     if not keys and server.state == "stopped":
-        return "<p>(no selector: the server has stopped)</p>"
+        return "<p>{}</p>".format(_("(no selector: the server has stopped)"))
     label = server.recorder.label if server.recorder is not None else (lambda fd: f"fd {fd}")
     rows = "".join(f"<tr><td>{html.escape(label(k.fd))}</td><td>{mask_name(k.events)}</td></tr>"
                    for k in keys[:MAX_ROWS])
     more = len(keys) - MAX_ROWS
-    more = f"<tr><td colspan=2>... and {more} more</td></tr>" if more > 0 else ""
-    return (f"<table style='border-spacing:12px 0'><tr><td><b>registered socket</b></td>"
-            f"<td><b>for</b></td></tr>{rows}{more}</table>")
+    more = "<tr><td colspan=2>{}</td></tr>".format(_("... and {count} more").format(count=more)) if more > 0 else ""
+    return (f"<table style='border-spacing:12px 0'><tr><td><b>{_('registered socket')}</b></td>"
+            f"<td><b>{_('for')}</b></td></tr>{rows}{more}</table>")

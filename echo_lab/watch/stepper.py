@@ -71,7 +71,7 @@ class Stepper(ipw.VBox):
         self.close()
 
     def __repr__(self):  # stable text: nbval compares it, an untrusted notebook shows it
-        return "<Stepper: run the cell, or trust the notebook, to step through select() calls>"
+        return _("<Stepper: run the cell, or trust the notebook, to step through select() calls>")
 
 
 # Widgets restored from a saved notebook have no kernel behind them, and JupyterLab
@@ -120,11 +120,11 @@ def _names():
 
 def _note(frames, total):
     if total == 0:
-        return "No select() call was recorded."
+        return _("No select() call was recorded.")
     if frames == total:
-        return f"{total} select() calls, one frame each."
-    return (f"<b>Thinned:</b> showing {frames} of {total} select() calls, evenly spaced "
-            "(the first and the last are kept).")
+        return _("{total} select() calls, one frame each.").format(total=total)
+    return _("<b>Thinned:</b> showing {frames} of {total} select() calls, evenly spaced "
+             "(the first and the last are kept).").format(frames=frames, total=total)
 
 
 def stepper(events, max_frames=1000, interval=1.5):
@@ -142,7 +142,7 @@ def stepper(events, max_frames=1000, interval=1.5):
         raise ValueError(f"interval must be more than 0 seconds, not {interval}")
     selects = [e.call for e in events if e.kind == "select"]
     chosen = _thin(selects, max_frames)
-    pages = _frame_pages(events, chosen) or ["<i>no select() call recorded</i>"]
+    pages = _frame_pages(events, chosen) or ["<i>{}</i>".format(_("no select() call recorded"))]
     first = ipw.HTML(pages[0])
     # The frames share one Layout and one style model: 1,000 of each would triple the saved size.
     frames = [first] + [ipw.HTML(page, layout=first.layout, style=first.style)
@@ -186,7 +186,7 @@ class _Frame:
     def __init__(self, call, registered):
         self.call, self.before = call, dict(registered)
         self.ready, self.did = {}, {}  # fd -> ready mask; fd -> list of descriptions
-        self.labels = {fd: label for fd, (label, _) in registered.items()}
+        self.labels = {fd: label for fd, (label, _mask) in registered.items()}
 
     def add(self, e):
         if e.kind == "ready":
@@ -202,20 +202,21 @@ def _page(frame, number, frames):
     if len(fds) > MAX_ROWS:
         fds = [fd for fd in fds if fd in frame.ready or fd in frame.did][:MAX_ROWS]
     rows = "".join(_row(frame, fd) for fd in fds)
-    return (f"<b>select() call {frame.call}</b>: {len(frame.ready)} ready (frame {number} of "
-            f"{frames})<table style='border-spacing:12px 0'><tr><td><b>socket</b></td>"
-            f"<td><b>registered for</b></td><td><b>ready for</b></td>"
-            f"<td><b>then the handler</b></td></tr>{rows}"
-            f"{_others(frame, set(fds))}</table>")
+    heads = ["socket", _("registered for"), _("ready for"), _("then the handler")]  # socket: the glossary's
+    return (_("<b>select() call {call}</b>: {ready} ready (frame {number} of {frames})")
+            .format(call=frame.call, ready=len(frame.ready), number=number, frames=frames)
+            + "<table style='border-spacing:12px 0'><tr>" + "".join(f"<td><b>{h}</b></td>" for h in heads)
+            + f"</tr>{rows}{_others(frame, set(fds))}</table>")
 
 
 def _others(frame, shown):
     """One line counting the sockets left out (idle ones first), by registered mask."""
-    masks = Counter(mask_name(mask) for fd, (_, mask) in frame.before.items() if fd not in shown)
+    masks = Counter(mask_name(mask) for fd, (_label, mask) in frame.before.items() if fd not in shown)
     if not masks:
         return ""
-    counts = ", ".join(f"{n} {name}" for name, n in sorted(masks.items()))
-    return f"<tr><td colspan=4>and {sum(masks.values())} more registered ({counts})</td></tr>"
+    counts = _(", ").join(f"{n} {name}" for name, n in sorted(masks.items()))  # a list's separator
+    more = _("and {count} more registered ({counts})").format(count=sum(masks.values()), counts=counts)
+    return f"<tr><td colspan=4>{more}</td></tr>"
 
 
 def _row(frame, fd):
@@ -227,5 +228,5 @@ def _row(frame, fd):
         cell = f'<td style="background:{color};color:{text_color(color)}">{mask_name(ready)}</td>'
     else:
         cell = "<td></td>"
-    did = html.escape(", ".join(frame.did.get(fd, ())))
+    did = html.escape(_(", ").join(frame.did.get(fd, ())))
     return f"<tr><td>{label}</td><td>{before}</td>{cell}<td>{did}</td></tr>"

@@ -7,6 +7,8 @@ says what it was registered for; markers show what the handler then did
 all the time, shows as an unbroken WRITE stripe.  Where everything goes is
 worked out by :mod:`~echo_lab.watch.timeline_layout`; this module draws it,
 with one artist per kind, so that 1,000 sockets and 100,000 events draw fast.
+Its words are in the language in use when it is drawn (:mod:`echo_lab.i18n`);
+the masks, the handler's actions and the sockets' names stay as they are.
 """
 
 import math
@@ -17,8 +19,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from ..i18n import _
 from .recorder import mask_name
-from .style import MASK_COLORS, figure
+from .style import MASK_COLORS, figure, use_fonts
 from .timeline_layout import BAR, CELL, byte_labels, time_scale, timeline_layout
 
 __all__ = ["FEW_NOTES", "FEW_ROWS", "LABELS_PER_ROW", "MARKERS", "MAX_TICKS", "timeline"]
@@ -51,7 +54,7 @@ def timeline(events, by="call", ax=None):
         _draw_marks(ax, layout["marks"], few=len(rows) <= FEW_ROWS)
     _label_axes(ax, events, rows, by)
     _timeline_legend(ax, layout, markers=not dense)
-    return fig
+    return use_fonts(fig)
 
 
 def _draw_rects(ax, rects, extent, name, edges, alpha=1.0):
@@ -103,37 +106,38 @@ def _draw_marks(ax, marks, few):
 
 
 def _span(marks):
-    xs = [x for points in marks.values() for x, _, _ in points]
+    xs = [x for points in marks.values() for x, _row, _n in points]
     return max(max(xs) - min(xs), 1.0) if xs else 1.0
 
 
 def _label_axes(ax, events, rows, by):
     if by == "call":
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("select() call number")
+        ax.set_xlabel(_("select() call number"))
     else:
-        ax.set_xlabel(f"time since the first event ({'ms' if time_scale(events)[1] > 1 else 's'})")
-    ax.set_title(f"What select() returned, socket by socket ({len(rows)} sockets)")
+        unit = "ms" if time_scale(events)[1] > 1 else "s"
+        ax.set_xlabel(_("time since the first event ({unit})").format(unit=unit))
+    ax.set_title(_("What select() returned, socket by socket ({count} sockets)").format(count=len(rows)))
     if not events:
-        ax.text(0.5, 0.5, "no events recorded", transform=ax.transAxes, ha="center")
+        ax.text(0.5, 0.5, _("no events recorded"), transform=ax.transAxes, ha="center")
     step = max(1, math.ceil(len(rows) / MAX_TICKS))  # with many rows, label one in `step`
     ticks = list(range(0, len(rows), step))
     ax.set_yticks(ticks, [rows[i] for i in ticks], fontsize=8 if len(rows) <= MAX_TICKS else 6)
     ax.set_ylim(len(rows) - 0.4, -0.6)  # first row at the top
-    ax.set_ylabel("socket" if step == 1 else f"socket (one in {step} labelled)")
+    ax.set_ylabel(_("socket") if step == 1 else _("socket (one in {step} labelled)").format(step=step))
 
 
 def _timeline_legend(ax, layout, markers):
     masks = {int(r[3]) for r in layout["cells"]} | {int(r[3]) for r in layout["bars"]}
     handles = [Patch(color=MASK_COLORS[m], label=mask_name(m)) for m in MASK_COLORS if m in masks]
-    handles += [Patch(color="0.6", label="tall cell: ready for"),
-                Patch(color="0.6", label="thin bar: registered for" if markers
-                      else "pale band: registered for", alpha=0.5)]
-    names = {"change": "register / modify / unregister"}
+    handles += [Patch(color="0.6", label=_("tall cell: ready for")),
+                Patch(color="0.6", label=_("thin bar: registered for") if markers
+                      else _("pale band: registered for"), alpha=0.5)]
+    names = {"change": _("register / modify / unregister")}
     handles += [Line2D([], [], ls="", marker=MARKERS[k], color="black", label=names.get(k, k))
                 for k in MARKERS if markers and k in layout["marks"]]
     if markers and any(k in layout["marks"] for k in ("recv", "send")):
         handles.append(Line2D([], [], ls="",
-                              label="numbers: bytes (marks close\ntogether share one total)"))
+                              label=_("numbers: bytes (marks close\ntogether share one total)")))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
               frameon=False)

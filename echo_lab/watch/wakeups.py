@@ -1,13 +1,15 @@
 """Wake-ups: ``select()`` calls per second over time, for several recordings side by side.
 
 One panel per recording, on a log scale: the tutorial's always-WRITE busy
-loop against the fixed one.
+loop against the fixed one.  The words are in the language in use when it is
+drawn (:mod:`echo_lab.i18n`); the recordings' names are the caller's.
 """
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .style import PANEL_COLORS
+from ..i18n import _
+from .style import PANEL_COLORS, use_fonts
 
 __all__ = ["TITLE_SIZE", "wakeups"]
 
@@ -35,8 +37,8 @@ def wakeups(recordings, bin=None, cpu=None):
     for i, (ax, (name, t)) in enumerate(zip(axes[0], times.items(), strict=True)):
         color = PANEL_COLORS[i % len(PANEL_COLORS)]
         _wakeup_panel(ax, name, t, bin, (cpu or {}).get(name), color, _calls_made(recordings[name]))
-    axes[0][0].set_ylabel("select() calls per second")
-    return fig
+    axes[0][0].set_ylabel(_("select() calls per second"))
+    return use_fonts(fig)
 
 
 def _select_times(events):
@@ -56,16 +58,17 @@ def _calls_made(events):
 def _wakeup_panel(ax, name, t, bin, cpu, color, calls=(1, 0)):
     edges = np.arange(0.0, (t[-1] if len(t) else 0.0) + bin * 1.001, bin)
     edges = edges if len(edges) > 1 else np.array([0.0, bin])
-    counts, _ = np.histogram(t, edges)
+    counts = np.histogram(t, edges)[0]
     rate = np.where(counts > 0, counts / bin, np.nan)  # an empty bin has no place on a log scale
     ax.stairs(rate, edges, fill=True, color=color, gid=f"wakeups {name}")
     ax.set_yscale("log")
     first, last = calls
-    title = f"{name}\n{len(t):,} select() calls in {t[-1] if len(t) else 0:.3g} s"
-    title += f", CPU {cpu:.0%} of a core" if cpu is not None else ""
+    title = f"{name}\n" + _("{calls:,} select() calls in {seconds:.3g} s").format(
+        calls=len(t), seconds=t[-1] if len(t) else 0)
+    title += _(", CPU {cpu:.0%} of a core").format(cpu=cpu) if cpu is not None else ""
     if first > 1:  # the recorder's ring dropped the oldest events: say the panel shows the end only
-        title += f"\nonly the last {len(t):,} of {last:,} kept (recorder full)"
+        title += "\n" + _("only the last {kept:,} of {calls:,} kept (recorder full)").format(kept=len(t), calls=last)
     ax.set_title(title, fontsize=TITLE_SIZE)
-    ax.set_xlabel("time since the first select() shown (s)" if first > 1
-                  else "time since the first select() (s)")
+    ax.set_xlabel(_("time since the first select() shown (s)") if first > 1
+                  else _("time since the first select() (s)"))
 
