@@ -12,6 +12,7 @@ import pathlib
 import shutil
 import socket
 import time
+from collections import Counter
 
 import pytest
 
@@ -112,3 +113,18 @@ def open_fds():
     """How many fds this process has open."""
     gc.collect()  # what earlier tests left for the collector (a kernel client's sockets) goes first
     return len(os.listdir("/proc/self/fd"))
+
+
+def fds_opened_since(before):
+    """What this process has open now beyond ``before`` (an earlier ``fds_opened_since(Counter())``).
+
+    Each fd is named by what it points at ("socket:[1234]"), so an fd that something else closes
+    meanwhile (a kernel client an earlier test left, whose ZeroMQ threads close theirs late) is no
+    new one, and a socket left open is one even when it reuses a closed fd's number.
+    """
+    gc.collect()
+    now = Counter()  # several fds can point at the same kind of thing ("anon_inode:[eventpoll]")
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own fd, closed by now
+            now[os.readlink(f"/proc/self/fd/{fd}")] += 1
+    return now - before

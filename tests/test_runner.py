@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import Counter
 
 import pytest
 
@@ -22,7 +23,7 @@ from echo_lab.run import threadout
 from echo_lab.run.bounded import CallTimedOut, call_bounded
 from echo_lab.run.runner import Log, Runner, Stuck, live, replace
 from echo_lab.run.unstick import raise_in_thread, unstick
-from helpers import open_fds, wait_until
+from helpers import fds_opened_since, wait_until
 
 pytestmark = pytest.mark.usefixtures("no_server_left")
 
@@ -43,12 +44,12 @@ def warmed_up():
 def nothing_left(warmed_up):
     """Each test leaves no echo_lab thread, no registered runner, no fd and no routed stdout."""
     assert not live() and not echo_lab_threads(), "an earlier test left a runner behind"
-    fds, stdout = open_fds(), sys.stdout
+    fds, stdout = fds_opened_since(Counter()), sys.stdout
     yield
     stop_all()
     wait_until(lambda: not echo_lab_threads(), timeout=5, what="every echo_lab thread to end")
     assert not live()
-    assert open_fds() == fds
+    assert not fds_opened_since(fds)
     assert sys.stdout is stdout and threadout.routed() == 0
 
 

@@ -5,6 +5,7 @@
     python tools/pace.py restart [paths...]         # half the cells, a kernel restart, then all
     ... --split write-first|read-first              # select() as macOS's kqueue answers it (each mode)
     ... --windows                                   # select() on sockets only, no SIGINT for a child
+    ... --load N                                    # N processes that keep a CPU busy meanwhile
 
 nbval runs each cell straight after the last.  A learner reads between cells
 (pause), runs a cell again by accident (twice), or restarts the kernel
@@ -30,6 +31,12 @@ JupyterLab's cell list) and message:
   design) or ``rerun-differs`` (a step that moves on each time it runs, or a
   cell that says what it closed and, run again, that it is closed already).
 
+With ``--load N``, N processes spin on the CPU for as long as the run
+lasts, as a classroom's other work does: a cell that races the reader, or a
+check that needs the CPU to itself, fails under load where it passed alone.
+Each of them also ends on its own after ``--cell-timeout`` times the cells
+there are, should the runner itself be killed.
+
 Kernels talk to the runner over Unix sockets (ZeroMQ's ipc transport), not
 TCP ports: kernels that other processes start at the same moment cannot take
 their ports between choosing and binding.  A kernel that dies before it
@@ -49,6 +56,7 @@ import math
 import pathlib
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -334,10 +342,34 @@ async def main_async(mode, paths, pause, jobs, cell_timeout):
     return runs, errors
 
 
+# One CPU kept busy, for at most `seconds`: a bound of its own, in case the runner is killed.
+HOG = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    sum(range(1000))\n"
+
+
+@contextlib.contextmanager
+def load(count, seconds):
+    """``count`` processes keeping a CPU busy each, for at most ``seconds``; ended on leaving."""
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG.format(seconds=seconds)]) for _ in range(count)]
+    try:
+        yield hogs
+    finally:
+        for hog in hogs:
+            hog.kill()
+        for hog in hogs:
+            hog.wait(timeout=10)
+
+
 def positive(text):
     value = float(text)
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text}")
+    return value
+
+
+def count(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"not a number of processes: {text}")
     return value
 
 
@@ -356,6 +388,8 @@ def main(argv=None):
                          help="report READ|WRITE as two entries in this order, as macOS's kqueue does")
         sub.add_argument("--windows", action="store_true",
                          help="select() on sockets only, and no SIGINT for a child, as on Windows")
+        sub.add_argument("--load", type=count, default=0, metavar="N",
+                         help="N processes that keep a CPU busy while the notebooks run (default 0)")
     args = parser.parse_args(argv)
     global SETUP
     if args.split:
@@ -363,11 +397,16 @@ def main(argv=None):
     if args.windows:
         SETUP += WINDOWS
     started = time.monotonic()
-    runs, errors = asyncio.run(main_async(args.mode, args.paths, getattr(args, "seconds", 0), args.jobs,
-                                          args.cell_timeout))
+    cells = sum(cell.cell_type == "code" for path in notebooks(args.paths)
+                for cell in nbformat.read(path, as_version=4).cells)
+    limit = (2 * args.cell_timeout + getattr(args, "seconds", 0)) * cells + 60  # the longest a run can take
+    with load(args.load, limit):
+        runs, errors = asyncio.run(main_async(args.mode, args.paths, getattr(args, "seconds", 0), args.jobs,
+                                              args.cell_timeout))
     cells = sum(run.cells for run in runs)
     split = f" (READ|WRITE split, {args.split})" if args.split else ""
     split += " (Windows' select and signals)" if args.windows else ""
+    split += f" (under a load of {args.load} busy processes)" if args.load else ""
     print(f"pace {args.mode}{split}: {len(runs)} notebooks, {cells} code cells, {len(errors)} errors "
           f"in {time.monotonic() - started:.0f} s")
     return 1 if errors else 0
