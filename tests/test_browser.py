@@ -50,6 +50,9 @@ STACK_TEXT = """() => Array.from(document.querySelectorAll('.widget-vbox'))
   .map(b => b.lastElementChild.textContent)"""
 
 
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
 def _uses(path, *names):
     source = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
     return any(name in source for name in names)
@@ -194,6 +197,33 @@ def test_the_chinese_index_runs_in_jupyterlabs_chinese_interface(zh_lab, page):
     assert heading.startswith("00") and any("\u4e00" <= ch <= "\u9fff" for ch in heading), heading
     assert page.locator(".jp-RenderedImage img").count() >= 1, "the day-one timeline is not drawn"
     screenshot(page, SHOTS, "zh-CN-00-index")
+
+
+# The Chinese edition's pictures and widgets in JupyterLab's Chinese interface: the timeline (04), the
+# wake-ups (09), the stepper (08) and the live view (90), each run in the browser and shown in Chinese.
+ZH_PICTURES = {"04-event-loop.ipynb": "timeline", "08-together.ipynb": "stepper", "09-busy-loop.ipynb": "wake-ups",
+               "90-pictures.ipynb": "live view"}
+
+
+@pytest.mark.parametrize("name", ZH_PICTURES)
+def test_the_chinese_lessons_pictures_and_stepper_speak_chinese_in_lab(zh_lab, page, name):
+    open_notebook(page, zh_lab, f"zh-CN/notebooks/{name}")
+    errors = run_all(page)
+    assert errors == [], f"{name}: cells raised in JupyterLab: {errors}"
+    if ZH_PICTURES[name] in ("timeline", "wake-ups"):
+        pictures = page.locator(".jp-RenderedImage img")
+        assert pictures.count() >= 1, f"{name}: no picture is drawn"
+        pictures.last.evaluate("e => e.scrollIntoView({block: 'center'})")  # the screenshot shows it
+    elif ZH_PICTURES[name] == "live view":
+        shown = "\n".join(page.locator(".jp-OutputArea-output").all_inner_texts())
+        assert "最近的事件" in shown and "latest events" not in shown, shown[-500:]
+    else:
+        frames = page.evaluate(STACK_TEXT)
+        assert frames and "select()" in frames[0], "the stepper did not render"
+        assert CHINESE.search(frames[0]) and "ready for" not in frames[0], frames[0]
+        later = _step(page, frames[0])
+        assert CHINESE.search(later), later
+    screenshot(page, SHOTS, f"zh-CN-{name.removesuffix('.ipynb')}")
 
 
 # The learner's path, as README gives it: `make lab`, the page it prints, an exercise by its link, its check.
