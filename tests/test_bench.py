@@ -4,6 +4,7 @@ The tests that need the C load client skip, saying why, when there is no C
 compiler; with the environment variable CI set they fail instead.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -207,3 +208,59 @@ def test_an_infinite_hard_limit_on_open_files_asks_for_macos_ceiling(monkeypatch
     monkeypatch.setattr(resource, "setrlimit", lambda which, limits: asked.append(limits))
     assert measuring.raise_fd_limit() == 10_240  # setrlimit(RLIM_INFINITY) raises ValueError on macOS
     assert asked == [(10_240, resource.RLIM_INFINITY)]
+
+
+class LateServer:
+    """An echo server on 127.0.0.1 that accepts nothing for its first ``late`` seconds (a slow start)."""
+
+    def __init__(self, late):
+        import threading
+        import time
+        self.lsock = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.port = self.lsock.getsockname()[1]
+        self.started = time.monotonic()
+
+        self.stopping = threading.Event()
+
+        def serve():
+            self.stopping.wait(late)
+            self.lsock.settimeout(0.1)  # to see `stopping` soon
+            deadline = time.monotonic() + 60
+            while not self.stopping.is_set() and time.monotonic() < deadline:
+                try:
+                    conn, _ = self.lsock.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                threading.Thread(target=echo, args=(conn,), daemon=True).start()
+
+        def echo(conn):
+            with conn, contextlib.suppress(OSError):
+                conn.settimeout(10)
+                while data := conn.recv(65536):
+                    conn.sendall(data)
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join(timeout=15)
+        self.lsock.close()
+
+
+@pytest.mark.parametrize("client", ["C", "Python"])
+def test_the_counted_seconds_start_once_every_connection_has_had_an_echo(client):
+    """A server that accepts nothing for 1 s still gets a 0.3 s window of echoes, counted after "ready"."""
+    import time
+    loadgen = bench.loadgen_path() if client == "C" and needs_c_compiler() else None
+    server = LateServer(late=1.0)
+    ready = []
+    try:
+        figures = bench.run_load(loadgen, server.port, 5, 64, 0.3, on_ready=lambda: ready.append(time.monotonic()))
+    finally:
+        server.close()
+    assert len(ready) == 1 and ready[0] - server.started >= 1.0, ready  # after the first accept, not before
+    assert figures["errors"] == 0 and figures["messages"] > 5, figures  # in a window of 0.3 s after the wait
+    assert 0.25 < figures["seconds"] < 2, figures

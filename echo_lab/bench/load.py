@@ -7,8 +7,11 @@ Run it in its own process so it does not share the server's GIL::
 Each connection sends ``size`` bytes, waits until all of them are echoed,
 notes the round trip and sends again, for ``seconds`` (and at most
 ``max_messages`` in all).  It reads while it sends, so a server that pushes
-back never deadlocks it.  Prints one JSON line: messages, seconds, msgs_per_s,
-p50_us, p99_us, errors.
+back never deadlocks it.  The ``seconds`` are counted once the server is
+ready: every connection sends one message, has its echo and waits for the
+others (a warm-up of :data:`WARM_UP` seconds at most, not counted), and then
+``ready`` is printed on a line of its own.  Prints one JSON line: messages, seconds, msgs_per_s, p50_us, p99_us,
+errors.
 """
 
 import argparse
@@ -18,11 +21,17 @@ import socket
 import sys
 import time
 
-__all__ = ["drive", "main"]
+__all__ = ["WARM_UP", "drive", "main"]
+
+WARM_UP = 30.0  # seconds at most for every connection's first echo
 
 
-def drive(host, port, conns=100, size=64, seconds=2.0, max_messages=10_000_000, connect_timeout=5.0):
-    """Drive the echo server at ``(host, port)``; return a dict of figures."""
+def drive(host, port, conns=100, size=64, seconds=2.0, max_messages=10_000_000, connect_timeout=5.0,
+          on_ready=None):
+    """Drive the echo server at ``(host, port)``; return a dict of figures.
+
+    ``on_ready()`` is called when the warm-up is over and the counted seconds start.
+    """
     sel = selectors.DefaultSelector()
     payload = b"x" * size
     latencies, errors = [], 0
@@ -38,8 +47,18 @@ def drive(host, port, conns=100, size=64, seconds=2.0, max_messages=10_000_000, 
         for sock in socks:
             state[sock] = [payload, 0, time.perf_counter()]  # unsent, echoed so far, sent at
             sel.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
-        end = start + seconds
+        waiting = set(socks)  # the warm-up: connections alive and still without their first echo
+        end = start + WARM_UP
         while time.perf_counter() < end and len(latencies) < max_messages and sel.get_map():
+            if waiting is not None and not waiting:
+                waiting = None  # every connection alive has had its echo: count from now
+                if on_ready:
+                    on_ready()
+                start = time.perf_counter()
+                end = start + seconds
+                for key in list(sel.get_map().values()):
+                    state[key.fileobj] = [payload, state[key.fileobj][1], start]
+                    sel.modify(key.fileobj, selectors.EVENT_READ | selectors.EVENT_WRITE)
             for key, mask in sel.select(timeout=0.1):
                 sock, st = key.fileobj, state[key.fileobj]
                 try:
@@ -54,6 +73,10 @@ def drive(host, port, conns=100, size=64, seconds=2.0, max_messages=10_000_000, 
                         st[1] += len(data)
                         if st[1] >= size:
                             now = time.perf_counter()
+                            if waiting is not None:  # served once: wait for the others, reading only
+                                waiting.discard(sock)
+                                st[:] = [b"", st[1] - size, now]
+                                continue
                             latencies.append(now - st[2])
                             st[:] = [payload, st[1] - size, now]
                             sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
@@ -62,6 +85,8 @@ def drive(host, port, conns=100, size=64, seconds=2.0, max_messages=10_000_000, 
                 except OSError:
                     errors += 1
                     sel.unregister(sock)
+                    if waiting is not None:
+                        waiting.discard(sock)
         elapsed = time.perf_counter() - start
     finally:
         for sock in socks:
@@ -82,7 +107,9 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--seconds", type=float, default=2.0)
     args = p.parse_args(argv)
-    print(json.dumps(drive(args.host, args.port, args.conns, args.size, args.seconds)))
+    figures = drive(args.host, args.port, args.conns, args.size, args.seconds,
+                    on_ready=lambda: print("ready", flush=True))
+    print(json.dumps(figures))
     return 0
 
 

@@ -7,6 +7,12 @@
  * it sends, so a server that pushes back never deadlocks it.  With SECONDS 0
  * it connects, holds the connections idle for HOLD seconds and closes.
  *
+ * The SECONDS are counted once the server is ready: first every connection
+ * sends one message and has its echo back, and waits for the others (a
+ * warm-up of WARM_UP seconds at most, not counted), so the measured window
+ * holds no accepts, however busy the machine; then it prints "ready" on a
+ * line of its own and every connection starts sending.
+ *
  *   loadgen HOST PORT CONNS SIZE SECONDS [HOLD]
  *
  * Prints one JSON line: messages, seconds, msgs_per_s, p50_us, p99_us,
@@ -26,6 +32,7 @@
 #include <unistd.h>
 
 #define MAX_SAMPLES 4000000
+#define WARM_UP 30.0 /* seconds at most for every connection's first echo */
 
 typedef struct { int fd; size_t sent, got; double t0; } conn_t; /* fd -1: no socket */
 
@@ -84,24 +91,40 @@ int main(int argc, char **argv) {
                " \"errors\": %d, \"connected\": %d}\n", hold, errors, connected);
         return 0;
     }
-    double start = now(), end = start + seconds;
+    double start = now(), end = start + WARM_UP;
     for (int i = 0; i < connected; i++) {
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = i};
         conns[i].t0 = start;
         epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
     }
+    char *answered = calloc(connected ? connected : 1, 1); /* warm-up: has this connection had its echo? */
+    int warm = 1, waiting = connected; /* connections alive and still without their first echo */
     long nsamples = 0, messages = 0;
     struct epoll_event events[512];
     while (now() < end) {
+        if (warm && waiting == 0) { /* every connection served once: the server is ready */
+            warm = 0;
+            printf("ready\n");
+            fflush(stdout);
+            start = now();
+            end = start + seconds;
+            for (int i = 0; i < connected; i++) {
+                if (conns[i].fd < 0) continue;
+                struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = i};
+                conns[i].t0 = start;
+                epoll_ctl(ep, EPOLL_CTL_MOD, conns[i].fd, &ev);
+            }
+        }
         int n = epoll_wait(ep, events, 512, 100);
         for (int k = 0; k < n; k++) {
-            conn_t *c = &conns[events[k].data.u32];
+            int i = events[k].data.u32;
+            conn_t *c = &conns[i];
             if (c->fd < 0) continue;
             if ((events[k].events & EPOLLOUT) && c->sent < size) {
                 ssize_t s = send(c->fd, out + c->sent, size - c->sent, MSG_NOSIGNAL);
                 if (s > 0) c->sent += s;
                 if (c->sent == size) {
-                    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = events[k].data.u32};
+                    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
                     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
                 }
             }
@@ -109,6 +132,7 @@ int main(int argc, char **argv) {
                 ssize_t r = recv(c->fd, in, 65536, 0);
                 if (r <= 0 && !(r < 0 && errno == EAGAIN)) {
                     errors++;
+                    if (warm && !answered[i]) waiting--;
                     epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
                     close(c->fd);
                     c->fd = -1;
@@ -117,16 +141,24 @@ int main(int argc, char **argv) {
                 if (r > 0) c->got += r;
                 if (c->got >= size) {
                     double t = now();
-                    if (nsamples < MAX_SAMPLES) lat[nsamples++] = t - c->t0;
-                    messages++;
+                    if (!warm && nsamples < MAX_SAMPLES) lat[nsamples++] = t - c->t0;
                     c->got -= size;
                     c->sent = 0;
                     c->t0 = t;
-                    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = events[k].data.u32};
+                    if (warm) { /* served once: wait for the others, reading only */
+                        if (!answered[i]) { answered[i] = 1; waiting--; }
+                        continue;
+                    }
+                    messages++;
+                    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = i};
                     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
                 }
             }
         }
+    }
+    if (warm) { /* the warm-up ran out: say so, measure nothing */
+        fprintf(stderr, "loadgen: %d of %d connections had no echo in %.0f s\n", waiting, connected, WARM_UP);
+        start = now();
     }
     double elapsed = now() - start;
     qsort(lat, nsamples, sizeof *lat, cmp);

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 
+from .load import WARM_UP
+
 __all__ = ["CLIENT_CPU", "SERVER_CPU", "START_TIMEOUT", "Server", "connection_capacity", "count_sockets",
            "cpu_seconds", "idle_cost", "measure", "pin", "raise_fd_limit", "rss_kib", "run_load"]
 
@@ -99,25 +101,49 @@ class Server:
         self.close()
 
 
-def run_load(loadgen, port, conns, size, seconds, hold=0.0):
-    """Run the load client pinned to CLIENT_CPU; return its figures."""
+def run_load(loadgen, port, conns, size, seconds, hold=0.0, on_ready=None):
+    """Run the load client pinned to CLIENT_CPU; return its figures.
+
+    ``on_ready()`` is called when the client says "ready": its warm-up is over and its
+    counted seconds start.
+    """
     if loadgen:
         cmd = [loadgen, "127.0.0.1", str(port), str(conns), str(size), str(seconds), str(hold)]
     else:
         cmd = [sys.executable, "-m", "echo_lab.bench.load", "127.0.0.1", str(port), "--conns", str(conns),
                "--size", str(size), "--seconds", str(seconds)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + hold + 120,
-                         preexec_fn=lambda: (raise_fd_limit(), pin(CLIENT_CPU)))
-    if out.returncode != 0 or not out.stdout.strip():
-        raise RuntimeError(f"load client failed: {out.stderr.strip()}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    deadline = time.monotonic() + WARM_UP + seconds + hold + 120
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=lambda: (raise_fd_limit(), pin(CLIENT_CPU))) as proc:
+        try:
+            lines = []
+            while (left := deadline - time.monotonic()) > 0 and select.select([proc.stdout], [], [], left)[0]:
+                line = proc.stdout.readline()
+                if not line:
+                    break  # the client is done
+                if line.strip() == "ready" and on_ready:
+                    on_ready()
+                lines.append(line.strip())
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        finally:
+            proc.kill()
+        said = proc.stderr.read().strip()
+    if proc.returncode != 0 or not lines or not lines[-1].startswith("{"):
+        raise RuntimeError(f"load client failed: {said or 'no figures'}")
+    return json.loads(lines[-1])
 
 
 def measure(kind, loadgen, conns, size, seconds):
+    """The ``kind`` server against ``conns`` connections echoing ``size`` bytes for ``seconds``.
+
+    The seconds, and the server's CPU, are counted once every connection has had
+    an echo (the load client's warm-up): accepting them is not part of it.
+    """
     with Server(kind) as server:
-        cpu0 = cpu_seconds(server.proc.pid)
-        figures = run_load(loadgen, server.port, conns, size, seconds)
-        cpu = cpu_seconds(server.proc.pid) - cpu0
+        cpu = {"ready": cpu_seconds(server.proc.pid)}
+        figures = run_load(loadgen, server.port, conns, size, seconds,
+                           on_ready=lambda: cpu.update(ready=cpu_seconds(server.proc.pid)))
+        cpu = cpu_seconds(server.proc.pid) - cpu["ready"]
     figures["cpu_us_per_msg"] = cpu / figures["messages"] * 1e6 if figures["messages"] else float("nan")
     return figures
 
