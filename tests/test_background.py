@@ -195,8 +195,7 @@ def test_reference_server_log_is_the_tutorials_transcript():
     with BackgroundServer("seed") as server:
         run_client(server.address, 2)
         server.wait_idle()
-    host, port = server.address
-    assert server.log[0] == f"listening on ('{host}', {port})"
+    assert server.log[0] == "listening on ('127.0.0.1', 0)"  # the port asked for, as the tutorial prints it
     assert sum(line.startswith("accepted connection from ('127.0.0.1', ") for line in server.log) == 2
     assert sum(line.startswith("closing connection to ('127.0.0.1', ") for line in server.log) == 2
     echoed = {}  # per connection: the two connections' echoes interleave differently each run
@@ -371,3 +370,14 @@ def test_log_lines_are_cut_so_the_log_stays_bounded():
     assert len(server.log) <= 5
     assert all(len(line) < 600 for line in server.log)
     assert any(line.startswith("echoing") and line.endswith("characters)") for line in server.log)
+
+
+def test_print_log_keeps_the_tutorials_port_0_and_says_the_chosen_port_on_a_line_of_its_own(capsys):
+    with BackgroundServer("seed") as seed_server, BackgroundServer("fixed") as fixed_server:
+        pass
+    seed_server.print_log()
+    assert capsys.readouterr().out.splitlines() == [
+        f"[echo_lab] port 0 asks the system for any free port; it chose {seed_server.address}",
+        "listening on ('127.0.0.1', 0)"]
+    fixed_server.print_log()  # the fixed server prints the port it got: no line of the course's
+    assert capsys.readouterr().out.splitlines() == [f"listening on {fixed_server.address}"]

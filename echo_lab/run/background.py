@@ -39,6 +39,7 @@ import time
 import warnings
 
 from .. import fixed, net, seed
+from ..i18n import _
 from ..watch.recorder import Recorder
 from .runner import LINE_LIMIT, LOG_LIMIT, Log, Runner, Served, replace, stop_all
 
@@ -124,9 +125,20 @@ class BackgroundServer(Served):
         except BaseException:
             self.sel.close()
             raise
-        if kind == "seed" and port == 0:  # the tutorial prints the port it asked for
-            self.log[-1] = f"listening on {self._listening_socket().getsockname()[:2]}"
+        self._asked_for_any_port = kind == "seed" and port == 0  # its line says port 0, as the tutorial's does
         self.accept_wrapper, self.service_connection = functions(self.sel, print=self.log.print)
+
+    def print_log(self, sort=False):
+        """Print the transcript (``sort=True``: lines in a stable order).
+
+        The tutorial's server prints the port it asked for: ``listening on ('127.0.0.1', 0)`` when
+        started on port 0.  A line of the course's own, before the transcript, says which port the
+        system chose.
+        """
+        if getattr(self, "_asked_for_any_port", False):
+            print(_("[echo_lab] port 0 asks the system for any free port; it chose {address}").format(
+                address=self.address))
+        super().print_log(sort)
 
     def _listening_socket(self):
         try:
