@@ -1,6 +1,6 @@
 """Command line: the tutorial's two scripts, and the fixed versions.
 
-    python -m echo_lab server <host> <port> [--fixed]
+    python -m echo_lab server <host> <port> [--fixed] [--idle-timeout S]
     python -m echo_lab client <host> <port> <num_connections> [--fixed] [--timeout S]
     python -m echo_lab bench [--quick]     (see echo_lab.bench)
 
@@ -25,7 +25,7 @@ import time
 from . import fixed, net, seed
 
 USAGE = {
-    "server": "usage: python -m echo_lab server <host> <port> [--fixed]",
+    "server": "usage: python -m echo_lab server <host> <port> [--fixed] [--idle-timeout S]",
     "client": "usage: python -m echo_lab client <host> <port> <num_connections> [--fixed] [--timeout S]",
 }
 COMMANDS = ("server", "client", "bench")
@@ -70,13 +70,13 @@ def _count(text):
     return n
 
 
-def _seconds(text):
+def _seconds(text, what="timeout"):
     try:
         seconds = float(text)
     except ValueError:
         seconds = math.nan
     if not 0 < seconds < math.inf:  # nan fails both comparisons
-        raise argparse.ArgumentTypeError(f"timeout must be a finite number of seconds above 0, not {text!r}")
+        raise argparse.ArgumentTypeError(f"{what} must be a finite number of seconds above 0, not {text!r}")
     return seconds
 
 
@@ -89,6 +89,10 @@ def _parser(command):
         p.add_argument("--timeout", type=_seconds, default=None, metavar="S",
                        help="give up after S seconds (fixed client: 10 by default)")
     p.add_argument("--fixed", action="store_true", help="run the fixed version instead of the tutorial's")
+    if command == "server":
+        p.add_argument("--idle-timeout", type=lambda text: _seconds(text, "the idle timeout"), default=None,
+                       metavar="S", help="fixed server: close a connection that moves no byte for S seconds "
+                       f"(default {fixed.IDLE_TIMEOUT:g})")
     return p
 
 
@@ -107,8 +111,12 @@ def _bind_address(host, port):
     return socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
 
 
-def serve(host, port, use_fixed=False):
-    """Run the server in the foreground until Ctrl-C. Returns an exit status."""
+def serve(host, port, use_fixed=False, idle_timeout=None):
+    """Run the server in the foreground until Ctrl-C. Returns an exit status.
+
+    The fixed server closes a connection idle for ``idle_timeout`` seconds (default
+    ``fixed.IDLE_TIMEOUT``); the tutorial's keeps every connection.
+    """
     sel = selectors.DefaultSelector()
     make_socket = fixed.fixed_listening_socket if use_fixed else seed.listening_socket
     try:  # one try from the first line printed: Ctrl-C at any moment ends cleanly
@@ -124,9 +132,10 @@ def serve(host, port, use_fixed=False):
             return 1
         if use_fixed:
             accept_wrapper, service_connection = fixed.fixed_server_functions(sel, print_error=_eprint)
+            fixed.fixed_event_loop(sel, accept_wrapper, service_connection, idle_timeout or fixed.IDLE_TIMEOUT)
         else:
             accept_wrapper, service_connection = seed.server_functions(sel)
-        seed.event_loop(sel, accept_wrapper, service_connection)
+            seed.event_loop(sel, accept_wrapper, service_connection)
     except KeyboardInterrupt:
         print("caught keyboard interrupt, exiting")
         return 0
@@ -195,7 +204,10 @@ def main(argv=None):
     command, rest = argv[0], argv[1:]
     args = _parser(command).parse_args(rest)
     if command == "server":
-        return serve(args.host, args.port, args.fixed)
+        if args.idle_timeout is not None and not args.fixed:
+            _eprint("error: --idle-timeout needs --fixed: the tutorial's server keeps every connection")
+            return 2
+        return serve(args.host, args.port, args.fixed, args.idle_timeout)
     return connect(args.host, args.port, args.num_connections, args.fixed, args.timeout)
 
 

@@ -23,6 +23,11 @@ functions), so a lesson can put the two side by side.  What changes, and why:
   are caught first and the connection is left as it is.
 * **Half-close.**  When a client shuts down its sending side, whatever is
   still in ``outb`` is sent before the server closes.
+* **An idle timeout.**  A client that vanished (its machine switched off or
+  unplugged) sends neither FIN nor RST: its socket never becomes readable,
+  and a server waiting to read keeps it forever.  A connection that moves no
+  byte for ``idle_timeout`` seconds is closed (``service_connection.close_idle``,
+  called by :func:`fixed_event_loop`).
 * **Restart at once.**  ``SO_REUSEADDR`` lets a new server bind the port
   while the old connections sit in TIME_WAIT.  (On Linux the connections
   keep the option of the socket they came from: after the tutorial's
@@ -51,12 +56,15 @@ __all__ = [
     "fixed_server_functions",
     "fixed_client_functions",
     "fixed_client_loop",
+    "fixed_event_loop",
+    "IDLE_TIMEOUT",
     "close_all",  # from echo_lab.net: the clean shutdown, as lessons name it here
 ]
 
 MAX_OUTB = 256 * 1024  # per connection: stop reading from a client past this
 RECV_SIZE = 64 * 1024
 ACCEPTS_PER_WAKEUP = 64  # accept a burst in one pass, but don't starve the rest
+IDLE_TIMEOUT = 300.0  # seconds: a connection that moves no byte for this long is closed
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
@@ -98,14 +106,18 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
     ``InterruptedError``, which only mean "not now") close that connection
     and are printed as one line, with ``print_error`` (``print`` by default);
     they never leave ``service_connection``.
+
+    ``service_connection.close_idle(idle_timeout)`` closes the connections that
+    have moved no byte for ``idle_timeout`` seconds and returns how many; the
+    loop calls it (:func:`fixed_event_loop`).
     """
     print_error = print_error or print
 
     paused = []  # the listening socket, while accepting is paused for want of fds
 
-    def close(sock, data):
+    def close(sock, data, *why):
         if print:
-            print("closing connection to", data.addr)
+            print("closing connection to", data.addr, *why)
         sel.unregister(sock)  # unregister first: a closed socket has no fd to find
         sock.close()
         if paused:  # an fd is free again: accept again
@@ -131,7 +143,7 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
                 print("accepted connection from", addr)
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            data = types.SimpleNamespace(addr=addr, inb=b"", outb=bytearray(), eof=False)
+            data = types.SimpleNamespace(addr=addr, inb=b"", outb=bytearray(), eof=False, last=time.monotonic())
             sel.register(conn, READ, data=data)
 
     first_recv = min(recv_size, max_outb)  # what a recv may add to an empty outb
@@ -144,6 +156,7 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
                 # outb is empty (see `wanted` below), so echo at once, as asyncio's
                 # write() does; only what the kernel would not take waits in outb.
                 recv_data = sock.recv(first_recv)
+                data.last = time.monotonic()
                 if not recv_data:
                     data.eof = True  # the client sent all it will send
                 else:
@@ -154,6 +167,7 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
                         return  # all sent, and the mask stays READ
                     data.outb += recv_data[sent:]
             else:  # something is waiting in outb
+                data.last = time.monotonic()
                 if mask & READ:
                     room = max_outb - len(data.outb)  # never more: outb stays within max_outb
                     recv_data = sock.recv(recv_size if room > recv_size else room)
@@ -181,7 +195,37 @@ def fixed_server_functions(sel, print=print, max_outb=MAX_OUTB, recv_size=RECV_S
         if wanted != key.events:
             sel.modify(sock, wanted, data=data)
 
+    def close_idle(idle_timeout):
+        since = time.monotonic() - idle_timeout
+        idle = [key for key in list(sel.get_map().values())
+                if key.data is not None and getattr(key.data, "last", since) < since]
+        for key in idle:
+            close(key.fileobj, key.data, f"(idle for {idle_timeout:g} s)")
+        return len(idle)
+
+    service_connection.close_idle = close_idle
     return accept_wrapper, service_connection
+
+
+def fixed_event_loop(sel, accept_wrapper, service_connection, idle_timeout=IDLE_TIMEOUT):
+    """The tutorial's loop, which also closes connections idle for ``idle_timeout`` seconds.
+
+    ``select()`` waits at most a quarter of ``idle_timeout``, so an idle
+    connection goes within 1.25 times it; ``None`` (or a ``service_connection``
+    without ``close_idle``) keeps every connection, as the tutorial's loop does.
+    """
+    close_idle = getattr(service_connection, "close_idle", None) if idle_timeout else None
+    wait = idle_timeout / 4 if close_idle else None
+    next_sweep = time.monotonic() + (wait or 0)
+    while True:
+        for key, mask in sel.select(timeout=wait):
+            if key.data is None:
+                accept_wrapper(key.fileobj)
+            else:
+                service_connection(key, mask)
+        if close_idle and time.monotonic() >= next_sweep:
+            close_idle(idle_timeout)
+            next_sweep = time.monotonic() + wait
 
 
 def fixed_client_functions(sel, messages=messages, print=print, failures=None, print_error=None):

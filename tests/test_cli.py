@@ -263,7 +263,7 @@ def test_ctrl_c_right_after_listening_on(spawn, flags):
 # bad command lines
 
 
-SERVER_USAGE = "usage: python -m echo_lab server <host> <port> [--fixed]"
+SERVER_USAGE = "usage: python -m echo_lab server <host> <port> [--fixed] [--idle-timeout S]"
 CLIENT_USAGE = "usage: python -m echo_lab client <host> <port> <num_connections> [--fixed] [--timeout S]"
 
 

@@ -63,6 +63,8 @@ class BackgroundServer(Served):
     ``sel``, ``accept_wrapper`` and ``service_connection`` of your own, with a
     listening socket already registered in ``sel`` (``data=None``).  The
     reference servers listen on ``host:port`` (127.0.0.1, port 0: a free port).
+    The fixed server closes a connection that moves no byte for ``idle_timeout``
+    seconds (default :data:`echo_lab.fixed.IDLE_TIMEOUT`, 300).
     ``record=True`` wraps the selector in a :class:`Recorder` (a learner's
     selector that is one already is used as it is): :attr:`recorder`.
     :attr:`log` keeps the last ``log_limit`` printed lines, each cut to
@@ -75,10 +77,15 @@ class BackgroundServer(Served):
     """
 
     def __init__(self, kind=None, *, sel=None, accept_wrapper=None, service_connection=None,
-                 host="127.0.0.1", port=0, record=True, capacity=100_000, log_limit=LOG_LIMIT):
+                 host="127.0.0.1", port=0, record=True, capacity=100_000, log_limit=LOG_LIMIT,
+                 idle_timeout=None):
         if (kind is None) == (service_connection is None):
             raise ValueError('give kind="seed" or "fixed", or sel, accept_wrapper and service_connection')
+        if idle_timeout is not None and kind != "fixed":
+            raise ValueError("only the fixed server closes idle connections: idle_timeout needs kind='fixed'")
         self.kind = kind or "yours"
+        # the fixed server closes a connection that moves no byte for this long (None: never)
+        self.idle_timeout = (idle_timeout or fixed.IDLE_TIMEOUT) if kind == "fixed" else None
         self.log = Log(maxlen=log_limit, line_limit=LINE_LIMIT)  # the transcript: one string per printed line
         if kind is not None:
             self._start_reference(kind, host, port, record, capacity)
@@ -148,14 +155,21 @@ class BackgroundServer(Served):
 
     # -- lifecycle --------------------------------------------------------
     def _loop(self):
+        # As fixed.fixed_event_loop: the fixed server wakes at least every quarter of its idle timeout.
+        close_idle = getattr(self.service_connection, "close_idle", None) if self.idle_timeout else None
+        wait = self.idle_timeout / 4 if close_idle else None
+        next_sweep = time.monotonic() + (wait or 0)
         while not self.runner.stopping.is_set():
-            for key, mask in self._loop_sel.select(timeout=None):
+            for key, mask in self._loop_sel.select(timeout=wait):
                 if key.data is _WAKE:
                     return
                 if key.data is None:
                     self.accept_wrapper(key.fileobj)
                 else:
                     self.service_connection(key, mask)
+            if close_idle and time.monotonic() >= next_sweep:
+                close_idle(self.idle_timeout)
+                next_sweep = time.monotonic() + wait
 
     def _wake(self):
         with contextlib.suppress(OSError):
@@ -190,7 +204,7 @@ class BackgroundServer(Served):
         The loop thread registers and unregisters while we copy: iterating
         the map can then raise ``RuntimeError`` or ``KeyError``; try again.
         """
-        for _ in range(attempts):
+        for _attempt in range(attempts):
             try:
                 sel_map = self._loop_sel.get_map()
                 if sel_map is None:
