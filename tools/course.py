@@ -32,9 +32,10 @@ INDEX = NOTEBOOKS / "00-index.ipynb"
 README = ROOT / "README.md"
 EXERCISES = ROOT / "exercises"
 MAP_START, MAP_END = "<!-- course-map -->", "<!-- /course-map -->"
-WORDS_PER_MINUTE = 150  # reading prose (and glancing at printed output)
-LINES_PER_MINUTE = 10  # reading code
-MINUTES_PER_CELL = 0.25  # running a cell and looking at what it shows
+# A careful reader of this course, timed lesson by lesson (predicting before each cell, running it,
+# reading what it printed): about 100 words and 6-7 lines of code a minute, running included.
+WORDS_PER_MINUTE = 100  # reading prose (and what the cells print)
+LINES_PER_MINUTE = 6.5  # reading code, and running it
 
 
 # Every lesson's top says it: a restarted kernel has forgotten every name the cells above defined.
@@ -47,8 +48,8 @@ def measure(nb):
 
     Words: prose outside code fences, plus half the words printed by cells
     (output is skimmed).  Code lines: non-blank lines of code cells and of
-    fenced code in the prose.  Minutes: at WORDS_PER_MINUTE, LINES_PER_MINUTE
-    and MINUTES_PER_CELL, rounded to the nearest 5 (at least 5).
+    fenced code in the prose.  Minutes: at WORDS_PER_MINUTE and
+    LINES_PER_MINUTE, rounded to the nearest 5 (at least 5).
     """
     words = lines = cells = 0
     for cell in nb.cells:
@@ -63,7 +64,7 @@ def measure(nb):
             cells += 1
             lines += sum(1 for line in cell.source.splitlines() if line.strip())
             words += sum(len(out.get("text", "").split()) for out in cell.get("outputs", [])) // 2
-    minutes = words / WORDS_PER_MINUTE + lines / LINES_PER_MINUTE + cells * MINUTES_PER_CELL
+    minutes = words / WORDS_PER_MINUTE + lines / LINES_PER_MINUTE
     return words, lines, cells, max(5, 5 * round(minutes / 5))
 
 
