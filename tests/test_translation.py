@@ -187,13 +187,22 @@ def test_the_glossary_comes_from_the_seed(mode):
 
 
 def prose(text):
-    return re.sub(r"`[^`]*`|\([^)]*\.ipynb\)", "", text)  # code and links are not prose
+    """``text`` without code, links, format fields and calls (``{mask}``, ``accept_wrapper(key.fileobj)``)."""
+    return re.sub(r"`[^`]*`|\([^)]*\.ipynb\)|{[^{}]*}|\w+\([^()]*\)", "", text)
 
 
-@pytest.mark.parametrize("english", EDITION, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_the_translation_uses_the_seed_words(english):
+def catalog_of(english):
+    return translate.PACKAGE_CATALOG if english == translate.PACKAGE else translate.catalog_path(english)
+
+
+CATALOGS = [*EDITION, translate.PACKAGE]  # the notebooks' catalogs and the package's messages
+
+
+@pytest.mark.parametrize("english", CATALOGS, ids=lambda p: "echo_lab" if p == translate.PACKAGE
+                         else f"{p.parent.name}/{p.stem}")
+def test_the_translation_uses_the_glossarys_words(english):
     wrong = []
-    for entry in polib.pofile(str(translate.catalog_path(english))):
+    for entry in polib.pofile(str(catalog_of(english))):
         if not entry.msgstr or entry.msgctxt == "string" and entry.msgid == entry.msgstr:
             continue
         for term, chinese, rule in glossary():
@@ -205,7 +214,36 @@ def test_the_translation_uses_the_seed_words(english):
             elif rule == "keep" and re.search(rf"\b{re.escape(term)}s?\b", prose(entry.msgid), re.I) \
                     and term not in entry.msgstr.lower():
                 wrong.append(f"{term!r} is not kept in English in {entry.msgstr[:60]!r}")
+        if re.search(r"\d s\b", prose(entry.msgstr)):  # "5 s" is English: 5 秒
+            wrong.append(f"seconds are not 秒 in {entry.msgstr[:60]!r}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_one_english_text_has_one_translation_in_every_catalog():
+    """A sentence the exercises share (``## Check it``, ``# Stuck? ...``) reads the same everywhere."""
+    found = {}
+    for english in CATALOGS:
+        for entry in polib.pofile(str(catalog_of(english))):
+            if entry.msgstr and not entry.obsolete:
+                found.setdefault((entry.msgctxt, entry.msgid), {}).setdefault(entry.msgstr, []).append(english.stem)
+    differ = {msgid: ways for (_, msgid), ways in found.items() if len(ways) > 1}
+    assert not differ, "\n".join(f"{msgid[:60]!r}: {ways}" for msgid, ways in differ.items())
+
+
+# Chinese puts no space after a full-width mark, nor before one: "A 收到： b'...'" is a print that joined
+# a Chinese label and a value with its space (a label that ends the print's first argument takes ":").
+SPACED = re.compile(r"[：，。（] | [，。）：]")
+
+
+def test_no_output_of_the_chinese_edition_puts_a_space_beside_a_full_width_mark():
+    spaced = []
+    for path in sorted(translate.TARGET.rglob("*.ipynb")):
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            for out in cell.get("outputs", []):
+                for line in out.get("text", "").splitlines():
+                    if SPACED.search(line):
+                        spaced.append(f"{path.parent.name}/{path.name} cell {index}: {line[:80]}")
+    assert not spaced, "\n".join(spaced)
 
 
 def test_no_picture_in_the_chinese_edition_misses_a_glyph():

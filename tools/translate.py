@@ -11,10 +11,12 @@ the format translators' tools (Poedit, Weblate) open.  Its entries are the
 notebook's units, in order:
 
 * each paragraph of a markdown cell (fenced code stays as it is);
-* each comment of a code cell, and each string literal passed to ``print``
-  (message context ``comment`` and ``string``); comments and strings that the
-  tutorial itself has (``# Should be ready to read``, ``accepted connection
-  from`` ...) stay English, as in the tutorial;
+* each comment of a code cell, and each string literal a learner sees: passed
+  to ``print`` or a figure's title, an ``assert``'s or a ``raise``'s message,
+  and the labels a lesson names things by (:func:`labels_of`) (message context
+  ``comment`` and ``string``); comments and strings that the tutorial itself
+  has (``# Should be ready to read``, ``accepted connection from`` ...) stay
+  English, as in the tutorial;
 * the lesson's question (notebook metadata, context ``question``).
 
 ``update`` keeps every translation whose English is unchanged.  An English
@@ -86,8 +88,12 @@ def paragraphs(text):
     return blocks
 
 
-def code_spans(source):
-    """[(context, start, end)]: offsets in ``source`` of comments and learner-facing print strings."""
+def code_spans(source, labels=frozenset()):
+    """[(context, start, end)]: offsets in ``source`` of comments and learner-facing strings.
+
+    ``labels`` are the values of the notebook's labels (:func:`labels_of`): every literal with one
+    of them is translated, wherever it is, so that the code that compares them still matches.
+    """
     lines = source.splitlines(keepends=True)
     starts = [0]
     for line in lines:
@@ -103,13 +109,72 @@ def code_spans(source):
         tree = ast.parse(source)
     except (SyntaxError, tokenize.TokenError):
         return spans  # IPython magics and the like: comments only
+    shown = {id(text) for node in ast.walk(tree) for text in _shown_strings(node) if _learner_text(text)}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
-            for arg in node.args:
-                if isinstance(arg, (ast.Constant, ast.JoinedStr)) and _learner_text(arg):
-                    spans.append(("string", _offset(lines, starts, arg.lineno, arg.col_offset),
-                                  _offset(lines, starts, arg.end_lineno, arg.end_col_offset)))
+        if id(node) in shown or isinstance(node, ast.Constant) and node.value in labels and isinstance(node.value, str):
+            spans.append(("string", _offset(lines, starts, node.lineno, node.col_offset),
+                          _offset(lines, starts, node.end_lineno, node.end_col_offset)))
     return sorted(spans, key=lambda span: span[1])
+
+
+def labels_of(nb):
+    """The values of a notebook's labels: string literals with a space that name things a learner
+    sees in a table, a legend or a print (a dict's keys, a subscript's key, the items a ``for``
+    goes through), as ``outb["tutorial's server"] = ...`` or ``for how in ('plain close', ...)``."""
+    found = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            keys = (node.keys if isinstance(node, ast.Dict) else [node.slice] if isinstance(node, ast.Subscript)
+                    else node.iter.elts if isinstance(node, ast.For) and isinstance(node.iter, (ast.Tuple, ast.List))
+                    else [])
+            for key in keys:
+                for item in key.elts if isinstance(key, ast.Tuple) else [key]:
+                    if (isinstance(item, ast.Constant) and isinstance(item.value, str) and " " in item.value
+                            and _learner_text(item)):
+                        found.add(item.value)
+    return frozenset(found)
+
+
+# Calls whose string arguments a learner reads: printing, and the words of a figure.
+SHOWN_BY = ("print", "set_title", "set_xlabel", "set_ylabel", "suptitle")
+
+
+def _shown_strings(node):
+    """The string literals of ``node`` that a learner sees: the arguments of ``print`` (also inside
+    ``a or b``, ``a if c else b`` and ``a + b``) and of a figure's titles and labels, the message of
+    an ``assert`` and of a ``raise``, and a name given ``'...' if ... else '...'`` to print later."""
+    if isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+        if name in SHOWN_BY:
+            return [s for arg in node.args for s in _literals(arg)]
+    if isinstance(node, ast.Assert) and node.msg is not None:
+        return _literals(node.msg)
+    if isinstance(node, ast.Assign) and isinstance(node.value, (ast.IfExp, ast.BoolOp)):
+        # role = 'listening socket' if ... else 'connection', printed later; not a parser's ' to '
+        found = _literals(node.value)
+        return found if any(" " in getattr(s, "value", "").strip() for s in found) else []
+    if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+        return [s for arg in node.exc.args for s in _literals(arg)]
+    return []
+
+
+def _literals(node):
+    """``node`` if it is a string literal; the literals of ``a or b``, ``a if c else b``, ``a + b``."""
+    if isinstance(node, (ast.Constant, ast.JoinedStr)):
+        return [node]
+    if isinstance(node, ast.BoolOp):
+        return [s for value in node.values for s in _literals(value)]
+    if isinstance(node, ast.IfExp):
+        return _literals(node.body) + _literals(node.orelse)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _literals(node.left) + _literals(node.right)
+    return []
 
 
 def _learner_text(node):
@@ -135,6 +200,7 @@ def units(nb):
     question = nb.metadata.get("echo_lab", {}).get("question")
     if question:
         add("question", question, "metadata")
+    labels = labels_of(nb)
     for index, cell in enumerate(nb.cells):
         if any(tag in GENERATED for tag in cell.get("metadata", {}).get("tags", [])):
             continue
@@ -143,7 +209,7 @@ def units(nb):
                 if not is_code:
                     add("", block, f"cell {index}")
         elif cell.cell_type == "code":
-            for context, start, end in code_spans(cell.source):
+            for context, start, end in code_spans(cell.source, labels):
                 add(context, cell.source[start:end], f"cell {index}")
     return found
 
@@ -270,12 +336,13 @@ def translate(english):
     if "question" in meta:
         meta["question"] = tr("question", meta["question"])
     first_code = True
+    labels = labels_of(nb)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = "\n\n".join(block if is_code else tr("", block) for is_code, block in paragraphs(cell.source))
         elif cell.cell_type == "code":
             source = cell.source
-            for context, start, end in reversed(code_spans(source)):
+            for context, start, end in reversed(code_spans(source, labels)):
                 text = source[start:end]
                 if context == "comment":
                     hashes = re.match(r"#+\s*", text)[0]
