@@ -8,7 +8,9 @@ in English, pixel for pixel as before: the language is the one in use when drawi
 
 import html
 import io
+import json
 import logging
+import pathlib
 import re
 import socket
 import warnings
@@ -28,6 +30,7 @@ from echo_lab.watch import style, timeline, wakeups  # noqa: E402
 from echo_lab.watch.recorder import READ, WRITE, Event  # noqa: E402
 from helpers import wait_until  # noqa: E402
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 # What stays English in the Chinese edition: the glossary's "keep" words, code, units, and names
 # the recording or the lesson gives (sockets' labels, servers' kinds, the widgets' class names).
@@ -297,3 +300,20 @@ def test_a_picture_made_in_chinese_keeps_its_words_when_english_comes_back(runs)
     assert CHINESE.search(fig.axes[0].get_title())
     assert not glyphs_missing(fig)
     assert not CHINESE.search(draw.mask_bits().axes[0].get_title())
+
+
+# -- what the Chinese edition saved -----------------------------------------------------------
+def test_the_chinese_lessons_saved_widgets_speak_chinese():
+    """The widget state a Chinese lesson keeps (what JupyterLab shows before anything runs) is the Chinese run's."""
+    saved = []
+    for path in sorted((ROOT / "zh-CN" / "notebooks").glob("*.ipynb")):
+        state = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("widgets", {}).get(
+            "application/vnd.jupyter.widget-state+json", {}).get("state", {})
+        for model in state.values():
+            for key in ("value", "description", "tooltip"):
+                text = model.get("state", {}).get(key)
+                if isinstance(text, str) and re.search("[A-Za-z]{3}", text) and not text.startswith("<style>"):
+                    saved.append((path.name, text))
+    assert {name for name, _ in saved} >= {"08-together.ipynb", "90-pictures.ipynb"}, saved  # the stepper, the view
+    english = [(name, text[:80]) for name, text in saved if not CHINESE.search(text)]
+    assert not english, english

@@ -445,6 +445,10 @@ def stale_or_write(write):
                 if cell.cell_type == "code":
                     cell.outputs = old.cells[k].outputs if same else []
                     cell.execution_count = old.cells[k].execution_count if same else None
+            # the widgets' saved state goes with the outputs kept: the Chinese run's, not the English one's
+            nb.metadata.pop("widgets", None)
+            if old is not None and "widgets" in old.metadata:
+                nb.metadata["widgets"] = old.metadata["widgets"]
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, target)
     text = readme(built)
