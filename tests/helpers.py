@@ -128,3 +128,12 @@ def fds_opened_since(before):
         with contextlib.suppress(OSError):  # the listing's own fd, closed by now
             now[os.readlink(f"/proc/self/fd/{fd}")] += 1
     return now - before
+
+
+def unacknowledged(sock):
+    """Bytes ``sock`` has sent that its peer's kernel has not acknowledged yet (Linux's SIOCOUTQ)."""
+    import fcntl
+    import struct
+    import termios
+
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0)))[0]

@@ -60,6 +60,7 @@ def test_start_stop_200_times_leaks_no_fd_and_no_thread():
     assert threading.active_count() == threads
 
 
+@pytest.mark.timing
 def test_stop_is_fast_while_blocked_in_select_forever():
     durations = []
     for _ in range(100):

@@ -85,7 +85,8 @@ def test_the_hint_for_the_learners_mistake_is_said_in_chinese(chinese):
     closed = mistake("bug_hunt", "modifies-after-closing").hint
     assert "已关闭的 socket 的 fileno 是 -1" in closed and "在 `sock.close()` 之后立即 `return`" in closed, closed
     assert mistake("accept_wrapper", "data-none-passed").hint == (
-        "命名空间创建了，却没有在注册时传给 register，所以 key 的 data 是 None：`sel.register(conn, events, data=data)`。")
+        "命名空间创建了，却没有在注册时传给 register，所以 key 的 data 是 None："
+        "`sel.register(conn, events, data=data)`。")
 
 
 def test_a_passing_answer_is_said_in_chinese(chinese):

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from echo_lab import fixed, seed
-from helpers import free_port, recv_exactly, round_trip, wait_until
+from helpers import free_port, recv_exactly, round_trip, unacknowledged, wait_until
 
 HOST = "127.0.0.1"
 MSG1, MSG2 = seed.messages
@@ -161,11 +161,12 @@ def test_seed_server_busy_loops_with_one_idle_client(make_server, sockets):
     srv = make_server("seed")
     client = connect(srv, sockets)
     assert round_trip(client, b"hello") == b"hello"  # served once, then idle
-    before = srv.sel.woke
-    time.sleep(0.5)
-    woke = srv.sel.woke - before
+    before, calls_before = srv.sel.woke, srv.sel.calls
+    # every select() call returns a ready socket: wait for 1000 of them (10 s at most, however busy the CPU)
+    wait_until(lambda: srv.sel.woke - before >= 1000, timeout=10, what="1000 wake-ups of the seed server")
+    woke, calls = srv.sel.woke - before, srv.sel.calls - calls_before
     assert srv.exc is None
-    assert woke > 1000, f"the seed server woke only {woke} times in 0.5 s for an idle client"
+    assert woke >= 0.9 * calls, f"only {woke} of {calls} select() calls returned a ready socket"
 
 
 def test_fixed_server_sleeps_with_one_idle_client(make_server, sockets):
@@ -173,13 +174,11 @@ def test_fixed_server_sleeps_with_one_idle_client(make_server, sockets):
     client = connect(srv, sockets)
     assert round_trip(client, b"hello") == b"hello"  # served once, then idle
     calls_before, woke_before = srv.sel.calls, srv.sel.woke
-    time.sleep(0.5)
+    # the loop is alive: it returns from its 0.05 s timeouts (10 of them, 10 s at most) ...
+    wait_until(lambda: srv.sel.calls - calls_before >= 10, timeout=10, what="10 select() calls")
     woke = srv.sel.woke - woke_before
-    calls = srv.sel.calls - calls_before
-    # the loop is alive (it returns from its 0.05 s timeouts) ...
-    assert calls >= 3, f"the loop looks stuck: {calls} select() calls in 0.5 s"
     # ... but no socket woke it up
-    assert woke < 30, f"the fixed server woke {woke} times in 0.5 s for an idle client"
+    assert woke <= 1, f"the fixed server woke {woke} times for an idle client, in {srv.sel.calls - calls_before} calls"
     # and it still serves that client
     assert round_trip(client, b"still there?") == b"still there?"
     assert srv.exc is None
@@ -252,7 +251,8 @@ def test_two_sends_arrive_as_one_recv(kind, make_server, sockets):
     client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     assert client.send(MSG1) == len(MSG1)
     assert client.send(MSG2) == len(MSG2)
-    time.sleep(0.05)
+    # both are in the server's kernel once the client has nothing unacknowledged left (Linux's SIOCOUTQ)
+    wait_until(lambda: unacknowledged(client) == 0, timeout=5, what="the server's kernel to have both sends")
     srv.start()
     assert recv_exactly(client, len(BOTH)) == BOTH
     wait_until(lambda: srv.logged("echoing"), what="the echo line")
