@@ -102,6 +102,15 @@ class _Run:
             time.sleep(0.005)
         return True
 
+    def settle(self, seconds=0.5):
+        """Wait until no connection is registered for EVENT_WRITE, ``seconds`` at most (a loop that
+        keeps WRITE waits them all, and :meth:`wakeups` then says so)."""
+        deadline = time.monotonic() + seconds
+        while any(k.events & selectors.EVENT_WRITE for k in self.server.registered() if k.data is not None):
+            if time.monotonic() > deadline or not self.server.running:
+                return
+            time.sleep(0.005)
+
     def wakeups(self):
         """How many times select() came back in :data:`IDLE` seconds."""
         before = self.sel.calls
@@ -155,7 +164,7 @@ def _echo(run):
                        "called to send it."),
                      hint=_("After a recv with data, `sel.modify(sock, selectors.EVENT_READ | "
                             "selectors.EVENT_WRITE, data=data)`."))
-    time.sleep(0.05)  # let the loop finish the pass that sent the echo
+    run.settle()  # the loop finishes the pass that sent the echo
     n = run.wakeups()
     if n > BUSY:
         raise Wrong(_("After the echo, select() woke up {n} times in {idle:g} s: the connection stayed "

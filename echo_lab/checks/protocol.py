@@ -156,7 +156,9 @@ def _body(trial, server):
     rude = trial.connect(server.address)
     rude.sendall(b"x" * 1000)
     close_with_reset(rude)
-    time.sleep(0.05)
+    deadline = time.monotonic() + NET_TIMEOUT  # until the server has seen the reset (its transport closes)
+    while not server.on_loop(lambda: server.transports[-1].is_closing()) and time.monotonic() < deadline:
+        time.sleep(0.005)
     _echo(trial, server, b"still there?", _("a message after another client reset its connection"))
     return _("It echoed two clients at once; for a client that sent without reading, it held at most "
              "{bound} MiB (TCP pushed back) while answering another, then echoed every byte in "
