@@ -31,12 +31,11 @@ import urllib.parse
 import pytest
 import yaml
 
+import classroom  # tools/, on pytest's pythonpath
 from helpers import cannot
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOOL = ROOT / "tools" / "classroom.py"
-sys.path.insert(0, str(ROOT / "tools"))
-import classroom  # noqa: E402
 
 pytestmark = pytest.mark.timeout(400)  # the first run may install configurable-http-proxy (npm)
 

@@ -9,7 +9,6 @@
 """
 
 import copy
-import importlib.util
 import json
 import pathlib
 import re
@@ -18,6 +17,7 @@ import subprocess
 import sys
 
 import ipykernel.kernelspec
+import make_exercises as tool  # tools/, on pytest's pythonpath
 import nbformat
 import pytest
 from data.mistakes import mistaken
@@ -31,10 +31,6 @@ from echo_lab.checks import EXERCISES as EXERCISES_TABLE
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
 TOOL = ROOT / "tools" / "make_exercises.py"
-
-_spec = importlib.util.spec_from_file_location("exercises_tool", TOOL)
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
 
 SOLUTION_NOTEBOOKS = sorted(SOLUTIONS.glob("[0-9][0-9]-*.ipynb"))
 

@@ -1,6 +1,5 @@
 """tools/nbval_repeat.py: it runs nbval N times, and reports what fails, run by run."""
 
-import importlib.util
 import pathlib
 import subprocess
 import sys
@@ -20,10 +19,9 @@ def repeat(*args, cwd, timeout=240):
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("nbval_repeat", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    import nbval_repeat  # tools/, on pytest's pythonpath
+
+    return nbval_repeat
 
 
 def stored_notebook(path, cells):

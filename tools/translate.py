@@ -41,8 +41,7 @@ import tokenize
 import nbformat
 import polib
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import course  # noqa: E402  (measure(): the same minutes as the English)
+import course  # beside this file: measure(), the same minutes as the English
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CATALOGS = ROOT / "i18n" / "zh_CN"
