@@ -15,7 +15,7 @@ from ..i18n import _
 from ..run.background import BackgroundServer
 from ..run.client import run_client
 from ..watch.recorder import Recorder
-from .exercises import EXERCISES
+from .hints import last_hint
 from .observe import blocking_hint, check_closed, is_registered, mask_words, recv_upto, reference_client, wait_key
 from .trial import HOST, NET_TIMEOUT, READ, WRITE, Wrong, run_check
 
@@ -72,7 +72,7 @@ def _start_connections(trial, fn):
         if any(not hasattr(d, attr) for d in datas):
             raise Wrong(_("key.data has no `{attr}`: service_connection needs connid, msg_total, "
                            "recv_total, messages and outb.").format(attr=attr),
-                         hint=_(EXERCISES["start_connections"].hints[2]))
+                         hint=last_hint("start_connections"))
     ids = sorted(d.connid for d in datas)
     if ids != [1, 2, 3]:
         raise Wrong(_("The connids are {ids}; number the connections 1, 2, 3.").format(ids=ids),
@@ -198,7 +198,7 @@ def _client_service_connection(trial, fn):
     for start in ("sending", "received", "closing connection"):
         if not trial.printed_line(start):
             raise Wrong(_("It works, but did not print the tutorial's line `{start} ...`.").format(start=start),
-                         hint=_(EXERCISES["client_service_connection"].hints[2]))
+                         hint=last_hint("client_service_connection"))
     with BackgroundServer("fixed") as server:
         sel2 = Recorder(selectors.DefaultSelector())
         result = _run_own_client(trial, server.address, sel2, reference_client(trial, sel2)[0],

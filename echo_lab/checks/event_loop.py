@@ -31,7 +31,7 @@ import types
 
 from ..i18n import _
 from ..run.bounded import CallTimedOut, call_bounded
-from .exercises import EXERCISES
+from .hints import last_hint
 from .observe import mask_words, recv_upto
 from .steps import Steps
 from .trial import CALL_TIMEOUT, NET_TIMEOUT, READ, WRITE, StopLoop, Wrong, run_check
@@ -86,7 +86,7 @@ def _event_loop(trial, fn):
 def _verdict(trial, fresh, handlers, drive, ended_by):
     """What the check says once the loop has ended: the first problem the handlers saw, or how it ended."""
     if handlers.problems:
-        raise Wrong(handlers.problems[0], hint=_(EXERCISES["event_loop"].hints[2]))
+        raise Wrong(handlers.problems[0], hint=last_hint("event_loop"))
     if ended_by is not None and not isinstance(ended_by, StopLoop):
         trial.learner_error(ended_by, "event_loop")
     if ended_by is None:

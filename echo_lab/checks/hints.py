@@ -4,13 +4,26 @@ Both read the exercises' table (:mod:`~echo_lab.checks.exercises`): a hint
 goes from a nudge to nearly the code, and is translated when shown; the
 solution is the code between the solution notebook's markers, read from
 there by ``tools/make_exercises.py``, not written again.
+
+In a graded course (``ECHO_LAB_GRADED=1`` in the learners' environment, see
+TEACHING.md) the last hint, which is nearly the code, and ``solution()``
+say that they are off, and show nothing of the answer.
 """
+
+import os
 
 from ..i18n import _
 from .exercises import EXERCISES
 from .results import Hint, Solution
 
-__all__ = ["hint", "solution"]
+__all__ = ["GRADED", "graded", "hint", "last_hint", "solution"]
+
+GRADED = "ECHO_LAB_GRADED"  # the environment variable that turns the last hint and the solutions off
+
+
+def graded():
+    """Whether the course is graded: ``ECHO_LAB_GRADED`` is set, to anything but 0."""
+    return os.environ.get(GRADED, "0").strip() not in ("", "0")
 
 
 def _exercise(name):
@@ -25,9 +38,19 @@ def hint(name, level=1):
     """Hint number ``level`` (1 = a nudge ... last = nearly the code) for exercise ``name``."""
     hints = _exercise(name).hints
     level = min(max(int(level), 1), len(hints))
-    return Hint(name, level, len(hints), _(hints[level - 1]))
+    if graded() and level == len(hints):
+        return Hint(name, level, len(hints), _("The last hint is nearly the answer, and this course is "
+                                               "graded: it is off. The hints before it are yours."), graded=True)
+    return Hint(name, level, len(hints), _(hints[level - 1]), graded=graded())
+
+
+def last_hint(name):
+    """The last hint a learner may see, translated: for a check's wrong answer (the one before it if graded)."""
+    hints = _exercise(name).hints
+    return _(hints[-2] if graded() else hints[-1])
 
 
 def solution(name):
     """The answer to exercise ``name``: the tutorial's code, or the lesson's beyond it."""
-    return Solution(name, _exercise(name).solution)
+    exercise = _exercise(name)
+    return Solution(name, None if graded() else exercise.solution)

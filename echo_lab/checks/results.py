@@ -103,12 +103,15 @@ class Result:
 class Hint:
     """One graded hint for an exercise, shown in the notebook."""
 
-    def __init__(self, exercise, level, total, text):
+    def __init__(self, exercise, level, total, text, graded=False):
         self.exercise, self.level, self.total, self.text = exercise, level, total, text
+        self.graded = graded  # a graded course: no last hint, no solution
 
     def _next(self):
-        if self.level < self.total:
+        if self.level < self.total - self.graded:
             return _('Next: hint("{exercise}", {level})').format(exercise=self.exercise, level=self.level + 1)
+        if self.graded:
+            return _("That is the last hint here: this course is graded.")
         return _('That was the last hint. solution("{exercise}") shows the answer.').format(exercise=self.exercise)
 
     def __repr__(self):
@@ -125,15 +128,22 @@ class Hint:
 
 
 class Solution:
-    """The tutorial's code for an exercise, shown in the notebook."""
+    """The tutorial's code for an exercise, shown in the notebook (``code`` None: solutions are off)."""
 
     def __init__(self, exercise, code):
         self.exercise, self.code = exercise, code
 
+    def _off(self):
+        return _("solution() is off: this course is graded, and your teacher has the answers.")
+
     def __repr__(self):
+        if self.code is None:
+            return self._off()
         return _("Solution for {exercise}:").format(exercise=self.exercise) + f"\n{self.code}"
 
     def _repr_html_(self):
+        if self.code is None:
+            return _box("#6a1b9a", "#f3e5f5", html.escape(self._off()))
         heading = _("<b>Solution</b> for <code>{exercise}</code>:").format(exercise=html.escape(self.exercise))
         inner = f"{heading}<pre>{html.escape(self.code)}</pre>"
         return _box("#6a1b9a", "#f3e5f5", inner)
