@@ -1,10 +1,11 @@
 """Socket helpers the whole package shares: is a host loopback, close a selector's sockets, show bytes short,
-one entry per socket from select()."""
+one entry per socket from select(), a client that sends and never reads."""
 
 import ipaddress
 import socket
+import time
 
-__all__ = ["close_all", "is_loopback", "one_entry_per_socket", "short_repr"]
+__all__ = ["close_all", "flood", "is_loopback", "one_entry_per_socket", "short_repr"]
 
 
 def is_loopback(host):
@@ -57,3 +58,31 @@ def one_entry_per_socket(events):
     for key, mask in events:
         merged[key.fd] = (key, merged.get(key.fd, (key, 0))[1] | mask)
     return list(merged.values())
+
+
+def flood(sock, total, seconds, *, chunk=lambda offset, size: b"x" * size, stall=None, on_blocked=None):
+    """Send up to ``total`` bytes from ``sock`` (made non-blocking) and read nothing: a client that never reads.
+
+    Stops after ``seconds``, or once ``stall`` seconds pass without a byte taken (the peer pushes back),
+    or when the peer closes or resets the connection.  ``chunk(offset, size)`` gives the bytes from
+    ``offset`` (``b"x"`` by default); ``on_blocked()`` is called each time the send buffer is full, then
+    it waits 2 ms.  Returns ``(bytes sent, seconds since a send last took a byte)``.
+    """
+    sock.setblocking(False)
+    sent, start = 0, time.monotonic()
+    last = start
+    while sent < total and time.monotonic() - start < seconds:
+        if stall is not None and time.monotonic() - last >= stall:
+            break
+        try:
+            n = sock.send(chunk(sent, min(64 * 1024, total - sent)))
+        except BlockingIOError:
+            if on_blocked is not None:
+                on_blocked()
+            time.sleep(0.002)
+            continue
+        except ConnectionError:  # closed or reset by the peer: what was sent is what counts
+            break
+        sent += n
+        last = time.monotonic()
+    return sent, time.monotonic() - last

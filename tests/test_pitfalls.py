@@ -18,6 +18,7 @@ import time
 import pytest
 
 from echo_lab import fixed, seed
+from echo_lab.net import flood
 from helpers import free_port, recv_exactly, round_trip, unacknowledged, wait_until
 
 HOST = "127.0.0.1"
@@ -398,20 +399,6 @@ def test_restart_after_seed_server_needs_reuseaddr_on_the_old_socket_too(make_se
 # a client that sends and never reads
 
 
-def flood(sock, total, seconds):
-    """Send up to ``total`` bytes from a non-blocking socket for at most ``seconds``."""
-    sock.setblocking(False)
-    chunk = b"x" * 65536
-    sent = 0
-    deadline = time.monotonic() + seconds
-    while sent < total and time.monotonic() < deadline:
-        try:
-            sent += sock.send(chunk[: total - sent])
-        except BlockingIOError:
-            time.sleep(0.002)
-    return sent
-
-
 def flooding_client(srv, sockets):
     # Small kernel buffers on both sides (an accepted socket inherits the
     # listener's), so the amount the kernel can soak up is small and known:
@@ -435,7 +422,7 @@ def max_outb_while(srv, sock, seconds):
     """Flood from ``sock`` in a thread for ``seconds``; sample the server's outb meanwhile."""
     result = {}
     sender = threading.Thread(
-        target=lambda: result.update(sent=flood(sock, 8 * 1024 * 1024, seconds)), daemon=True
+        target=lambda: result.update(sent=flood(sock, 8 * 1024 * 1024, seconds)[0]), daemon=True
     )
     sender.start()
     biggest = 0

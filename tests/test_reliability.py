@@ -57,6 +57,7 @@ from hypothesis import strategies as st
 
 from echo_lab import BackgroundServer, Recorder, fixed, net, run_client, seed
 from echo_lab.checks import solution
+from echo_lab.net import flood
 from echo_lab.run import background
 from helpers import open_fds, recv_exactly, round_trip, wait_until
 
@@ -581,23 +582,6 @@ def test_half_close_every_echoed_byte_arrives_then_the_close():
     figures("half-close", bytes=len(data), echo_pending_in_outb_at_eof=pending, received=len(got))
 
 
-def flood(sock, seconds, total=64 * MiB):
-    """Send from a non-blocking socket for ``seconds``, never reading.
-
-    Returns (bytes sent, seconds since the last send that moved a byte).
-    """
-    sock.setblocking(False)
-    chunk = b"x" * (64 * KiB)
-    sent, last, deadline = 0, time.monotonic(), time.monotonic() + seconds
-    while sent < total and time.monotonic() < deadline:
-        try:
-            sent += sock.send(chunk)
-            last = time.monotonic()
-        except BlockingIOError:
-            time.sleep(0.002)
-    return sent, time.monotonic() - last
-
-
 def test_a_client_that_never_reads_is_pushed_back_and_others_are_served():
     with BackgroundServer("fixed") as server:
         probe = outb_probe(server)
@@ -608,7 +592,8 @@ def test_a_client_that_never_reads_is_pushed_back_and_others_are_served():
             hog.connect(server.address)
             result = {}
             sender = threading.Thread(
-                target=lambda: result.update(zip(("sent", "stuck"), flood(hog, 1.0), strict=True)), daemon=True)
+                target=lambda: result.update(zip(("sent", "stuck"), flood(hog, 64 * MiB, 1.0), strict=True)),
+                daemon=True)
             sender.start()
             biggest, deadline = 0, time.monotonic() + 1.2
             while time.monotonic() < deadline:

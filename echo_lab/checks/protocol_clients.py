@@ -18,6 +18,7 @@ import socket
 import struct
 import time
 
+from .. import net
 from .protocol_server import SMALL_BUFFER
 from .trial import NET_TIMEOUT
 
@@ -83,20 +84,13 @@ def flood(server, total=FLOOD, seconds=FLOOD_SECONDS):
     except OSError:
         sock.close()
         raise
-    sock.setblocking(False)
-    sent = held = 0
-    start = last_progress = time.monotonic()
-    while sent < total and time.monotonic() - start < seconds and time.monotonic() - last_progress < STALL:
-        try:
-            n = sock.send(flood_bytes(sent, min(64 * KiB, total - sent)))
-        except BlockingIOError:
-            held = max(held, server.buffered())
-            time.sleep(0.01)
-            continue
-        except ConnectionError:  # the server closed or reset it: what was sent is what counts
-            break
-        sent += n
-        last_progress = time.monotonic()
+    held = 0
+
+    def note_held():  # while TCP pushes back: what the server holds for the client
+        nonlocal held
+        held = max(held, server.buffered())
+
+    sent, _ = net.flood(sock, total, seconds, chunk=flood_bytes, stall=STALL, on_blocked=note_held)
     time.sleep(0.05)  # let the server take what is in flight
     return sock, sent, max(held, server.buffered())
 
