@@ -33,7 +33,8 @@ __all__ = ["BUSY", "IDLE", "check_bug_hunt"]
 
 IDLE = 0.25  # seconds a client sits idle while the check counts select() calls
 BUSY = 25  # more select() calls than this in IDLE seconds, for one idle client, is a busy loop
-STALL = 1.0  # seconds without a byte of the echo: the rest is not coming
+STALL = 3.0  # seconds without a byte moving: the rest is not coming (a busy machine pauses a thread for less)
+BIG_ECHO = 60.0  # seconds at most for the 1 MiB echo, as long as bytes keep moving
 
 
 def check_bug_hunt(accept_wrapper, service_connection, sel):
@@ -110,6 +111,22 @@ class _Run:
             if time.monotonic() > deadline or not self.server.running:
                 return
             time.sleep(0.005)
+
+    def wait_moving(self, count, target, what):
+        """True once ``count()`` reaches ``target``; False if the server stopped first; Wrong once it has
+        not moved for :data:`STALL` s (or after :data:`BIG_ECHO` s): progress, not a deadline, on a busy machine."""
+        start = last = time.monotonic()
+        seen = count()
+        while seen < target:
+            if not self.server.running:
+                return False
+            now = time.monotonic()
+            if now - last > STALL or now - start > BIG_ECHO:
+                raise Wrong(_("Waited {timeout:g} s for {what}.").format(timeout=round(now - start, 1), what=what))
+            time.sleep(0.005)
+            if (moved := count()) != seen:
+                seen, last = moved, time.monotonic()
+        return True
 
     def wakeups(self):
         """How many times select() came back in :data:`IDLE` seconds."""
@@ -189,9 +206,10 @@ def _big_echo(run):
     # the send() after the last recv can take only part of it. A server that drops EVENT_WRITE after a
     # partial send never sends the rest. (Waiting on the bytes, not a while: on a busy machine the
     # upload could still be arriving, and its READs would keep asking for WRITE again.)
-    if not run.wait(lambda: run.sel.bytes_received - before >= len(big), _("the server to read the client's 1 MiB")):
+    if not run.wait_moving(lambda: run.sel.bytes_received - before, len(big),
+                           _("the server to read the client's 1 MiB")):
         return False
-    got = recv_upto(run.client, len(big), timeout=NET_TIMEOUT * 2, stall=STALL, until=lambda: not run.server.running)
+    got = recv_upto(run.client, len(big), timeout=BIG_ECHO, stall=STALL, until=lambda: not run.server.running)
     sender.join(NET_TIMEOUT)
     if not run.server.running:
         return False
