@@ -42,7 +42,7 @@ AXE_RESULTS = SHOTS / "axe"
 AXE_PREFIX = ROOT / ".cache" / "npm-axe"
 AXE_SCRIPT = AXE_PREFIX / "node_modules" / "axe-core" / "axe.min.js"
 NPM_TIMEOUT = 180  # s: axe-core is one package, no dependencies
-LESSONS = ["04-event-loop.ipynb", "08-together.ipynb", "90-pictures.ipynb"]
+LESSONS = ["04-event-loop.ipynb", "08-together.ipynb", "09-busy-loop.ipynb"]
 FOLDERS = {"en": "notebooks", "zh-CN": "zh-CN/notebooks"}
 BLOCKING = ("serious", "critical")
 

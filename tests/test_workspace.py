@@ -75,7 +75,7 @@ def test_a_course_update_after_two_lessons_and_an_exercise_keeps_the_learners_wo
     new_01 = changed_upstream(upstream / "notebooks/01-blocking-server.ipynb", "A clearer sentence.")
     changed_upstream(upstream / "exercises/01-listening-socket.ipynb", "A better hint.")
     new_03 = changed_upstream(upstream / "notebooks/03-register.ipynb", "Another sentence.")
-    (upstream / "notebooks/13-new.ipynb").write_bytes((upstream / "notebooks/90-pictures.ipynb").read_bytes())
+    (upstream / "notebooks/13-new.ipynb").write_bytes((upstream / "notebooks/12-scale.ipynb").read_bytes())
     run(["git", "add", "-A"], upstream, env)
     run(["git", "commit", "-q", "-m", "an update"], upstream, env)
 
