@@ -299,6 +299,18 @@ CJK = "[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
 BROKEN_LINE = re.compile(rf"(?:{CJK}\n *(?![-*+] |\d+\. |[|>#\n])\S|\S\n *(?![-*+] |\d+\. |[|>#\n]){CJK})")
 
 
+# Chinese puts no space between two Chinese characters: "0.5 秒 内" is an English "0.5 s within" half translated.
+BETWEEN_HANZI = re.compile(r"[\u4e00-\u9fff] [\u4e00-\u9fff]")
+
+
+def test_no_chinese_text_puts_a_space_between_two_chinese_characters():
+    spaced = [f"{path.name}: {entry.msgstr[max(0, m.start() - 12):m.end() + 12]!r}"
+              for path in [*map(translate.catalog_path, EDITION), translate.PACKAGE_CATALOG]
+              for entry in polib.pofile(str(path)) if not entry.obsolete
+              for m in BETWEEN_HANZI.finditer(entry.msgstr)]
+    assert not spaced, "\n".join(spaced)
+
+
 @pytest.mark.parametrize("english", EDITION, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_chinese_paragraphs_have_no_english_line_breaks(english):
     # A browser shows a line break inside a paragraph as a space: between Chinese characters, a stray one.

@@ -20,6 +20,7 @@ hand:
     python tools/course.py --check  # exit 1 if anything is out of date
 """
 
+import math
 import pathlib
 import re
 import sys
@@ -36,6 +37,7 @@ MAP_START, MAP_END = "<!-- course-map -->", "<!-- /course-map -->"
 # reading what it printed): about 100 words and 6-7 lines of code a minute, running included.
 WORDS_PER_MINUTE = 100  # reading prose (and what the cells print)
 LINES_PER_MINUTE = 6.5  # reading code, and running it
+LESSON_LIMIT, COURSE_LIMIT = 25, 270  # minutes: no lesson longer, all of them together no longer
 
 
 # Every lesson's top says it: a restarted kernel has forgotten every name the cells above defined.
@@ -49,7 +51,8 @@ def measure(nb):
     Words: prose outside code fences, plus half the words printed by cells
     (output is skimmed).  Code lines: non-blank lines of code cells and of
     fenced code in the prose.  Minutes: at WORDS_PER_MINUTE and
-    LINES_PER_MINUTE, rounded to the nearest 5 (at least 5).
+    LINES_PER_MINUTE, rounded up to a whole minute: a stated length is never
+    shorter than a careful reader needs.
     """
     words = lines = cells = 0
     for cell in nb.cells:
@@ -65,7 +68,7 @@ def measure(nb):
             lines += sum(1 for line in cell.source.splitlines() if line.strip())
             words += sum(len(out.get("text", "").split()) for out in cell.get("outputs", [])) // 2
     minutes = words / WORDS_PER_MINUTE + lines / LINES_PER_MINUTE
-    return words, lines, cells, max(5, 5 * round(minutes / 5))
+    return words, lines, cells, math.ceil(minutes)
 
 
 def exercise(name):
