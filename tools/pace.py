@@ -285,10 +285,11 @@ async def twice(run, _):
                 run.report(run.path, index, f"run twice: left {key} behind ({after_first[key]} after one run, "
                                             f"{state[key]} after two)")
             varies = "nbval-ignore-output" in second.metadata.get("tags", [])  # its output varies anyway
-            if out_lines(second) > out_lines(first) and not varies:
+            moves_on = "rerun-differs" in second.metadata.get("tags", [])  # may say more: what the last run left
+            if out_lines(second) > out_lines(first) and not varies and not moves_on:
                 run.report(run.path, index, f"run twice: output grew from {out_lines(first)} to "
                                             f"{out_lines(second)} lines")
-            elif not varies and "rerun-differs" not in second.metadata.get("tags", []) and (
+            elif not varies and not moves_on and (
                     shown(second, SANITIZERS) != shown(first, SANITIZERS)):
                 was, now = shown(first, SANITIZERS).splitlines(), shown(second, SANITIZERS).splitlines()
                 pairs = enumerate(zip(was, now, strict=False))
