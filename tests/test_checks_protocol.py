@@ -108,6 +108,23 @@ def test_the_tutorials_client_against_the_solution():
         assert len(server.transports) == 2
 
 
+def test_a_loop_given_to_the_server_is_the_one_it_serves_from_and_closes():
+    """Lesson 12 serves from asyncio.SelectorEventLoop(Recorder(...)), to see what asyncio registers."""
+    import selectors
+
+    from echo_lab import Recorder, mask_name
+
+    sel = Recorder(selectors.DefaultSelector())
+    loop = asyncio.SelectorEventLoop(sel)
+    with ProtocolServer(learner(solution("EchoProtocol").code), buffer_size=None, loop=loop) as server:
+        assert server.loop is loop
+        client = run_client(server.address, 2, timeout=5)
+    assert client.sent == client.received == 88
+    asked = sorted({mask_name(e.events) for e in sel.events() if e.kind in ("register", "modify")})
+    assert asked == ["READ"], asked  # every reply left whole: WRITE never asked for
+    assert loop.is_closed()
+
+
 def test_a_half_close_gets_the_rest_then_the_end():
     with (ProtocolServer(learner(solution("EchoProtocol").code)) as server,
           socket.create_connection(server.address, timeout=2) as sock):

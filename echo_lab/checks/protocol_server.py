@@ -38,12 +38,15 @@ class ProtocolServer(Served):
     rather than in the kernel's buffers (which grow to several MiB on their
     own); ``None`` leaves the system's.  ``stop()`` raises nothing: what went
     wrong is in ``errors`` (and ``on_loop`` raises ``TimeoutError`` for a stuck loop).
+    ``loop`` is the event loop to serve from, a new one by default; lesson 12 gives
+    ``asyncio.SelectorEventLoop(Recorder(...))`` to watch what asyncio asks ``select()`` for.
+    The loop is closed when the server stops.
     """
 
-    def __init__(self, protocol_class, buffer_size=SMALL_BUFFER, timeout=NET_TIMEOUT):
+    def __init__(self, protocol_class, buffer_size=SMALL_BUFFER, timeout=NET_TIMEOUT, loop=None):
         self.timeout = timeout
         self.transports, self.errors = [], []
-        self.loop = asyncio.new_event_loop()
+        self.loop = loop if loop is not None else asyncio.new_event_loop()
         self.loop.set_exception_handler(lambda loop, context: self.errors.append(context))
         lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
