@@ -27,6 +27,17 @@ def test_every_lesson_has_minutes_a_question_and_navigation():
         assert len(nav) == 2, f"{path.name}: navigation cells at the top and the bottom"
 
 
+def test_no_lesson_is_longer_than_a_careful_reader_can_take_in_one_sitting():
+    """Each lesson's measured minutes (tools/course.py: 100 words and 6.5 code lines a minute) within the limits."""
+    import course
+
+    minutes = {path.name: measured for path, _n, _t, measured, _q in course.lessons()}
+    print(minutes, sum(minutes.values()))
+    over = {name: m for name, m in minutes.items() if m > course.LESSON_LIMIT}
+    assert not over, f"lessons over {course.LESSON_LIMIT} minutes: {over}"
+    assert sum(minutes.values()) <= course.COURSE_LIMIT, f"{sum(minutes.values())} minutes in all: {minutes}"
+
+
 def test_every_notebook_is_stored_executed():
     for folder in ("notebooks", "solutions"):
         for path in sorted((ROOT / folder).glob("*.ipynb")):
