@@ -28,7 +28,7 @@ pytestmark = pytest.mark.timeout(600)  # the first run builds .venv-lab/
 
 LEARNER_HAS = ["echo_lab", "jupyterlab", "ipywidgets", "matplotlib", "ipykernel"]
 if sys.platform != "win32":
-    LEARNER_HAS.append("uvloop")  # lesson 12 runs the uvloop server where uvloop installs
+    LEARNER_HAS.append("uvloop")  # `python -m echo_lab bench` measures the uvloop server where it installs
 LEARNER_LACKS = ["nbgrader", "pytest", "playwright", "hypothesis", "nbval", "notebook"]
 
 
