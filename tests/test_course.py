@@ -32,7 +32,6 @@ def test_no_lesson_is_longer_than_a_careful_reader_can_take_in_one_sitting():
     import course
 
     minutes = {path.name: measured for path, _n, _t, measured, _q in course.lessons()}
-    print(minutes, sum(minutes.values()))
     over = {name: m for name, m in minutes.items() if m > course.LESSON_LIMIT}
     assert not over, f"lessons over {course.LESSON_LIMIT} minutes: {over}"
     assert sum(minutes.values()) <= course.COURSE_LIMIT, f"{sum(minutes.values())} minutes in all: {minutes}"
