@@ -18,7 +18,7 @@ from .. import seed
 from ..i18n import _
 from ..run.background import BackgroundServer
 from ..run.client import run_client
-from ..watch.recorder import Recorder
+from ..watch.recorder import Recorder, mask_name
 from .tracebacks import learner_frames
 from .trial import HOST, NET_TIMEOUT, READ, WRITE, Wrong
 
@@ -28,18 +28,8 @@ __all__ = ["blocking_hint", "check_closed", "events_of", "expect_return", "is_re
 
 def mask_words(mask):
     """'EVENT_READ only', 'EVENT_WRITE only', 'EVENT_READ | EVENT_WRITE', or 'events=N' for any other N."""
-    if mask == READ | WRITE:
-        return "EVENT_READ | EVENT_WRITE"
-    if mask == READ:
-        return _("EVENT_READ only")
-    if mask == WRITE:
-        return _("EVENT_WRITE only")
-    return f"events={mask!r}"
-
-
-def _mask_code(mask):
-    """'EVENT_READ', 'EVENT_WRITE', 'EVENT_READ | EVENT_WRITE' (or 'events=N'): the mask as code."""
-    return {READ: "EVENT_READ", WRITE: "EVENT_WRITE"}.get(mask) or mask_words(mask)
+    words = mask_name(mask, code=True)
+    return _("{mask} only").format(mask=words) if mask in (READ, WRITE) else words
 
 
 def _recv_only_on_read():
@@ -86,7 +76,7 @@ def wait_key(sel, sock, bits, timeout=NET_TIMEOUT):
         left = deadline - time.monotonic()
         if left <= 0:
             raise Wrong(_("A connection registered in `sel` was not reported ready for "
-                           "{events} within {timeout:g} s.").format(events=_mask_code(bits), timeout=timeout),
+                           "{events} within {timeout:g} s.").format(events=mask_name(bits, code=True), timeout=timeout),
                          hint=_("Keep the connection registered for the events it waits for: "
                                 "`selectors.EVENT_READ | selectors.EVENT_WRITE`."))
         for key, mask in sel.select(timeout=left):

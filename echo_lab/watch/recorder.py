@@ -37,10 +37,16 @@ __all__ = ["READ", "WRITE", "Event", "Recorder", "RecordingSocket", "label_of", 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
-def mask_name(mask):
-    """Name an event mask: 1 -> 'READ', 2 -> 'WRITE', 3 -> 'READ|WRITE', 0 -> '-'."""
+def mask_name(mask, code=False):
+    """Name an event mask: 1 -> 'READ', 2 -> 'WRITE', 3 -> 'READ|WRITE', 0 -> '-'.
+
+    As code (``code=True``, the words the checks use): 'EVENT_READ', 'EVENT_WRITE',
+    'EVENT_READ | EVENT_WRITE', or 'events=N' for any other N.
+    """
     names = [name for bit, name in ((READ, "READ"), (WRITE, "WRITE")) if mask & bit]
-    return "|".join(names) or "-"
+    if not code:
+        return "|".join(names) or "-"
+    return " | ".join(f"EVENT_{name}" for name in names) if mask in (READ, WRITE, READ | WRITE) else f"events={mask!r}"
 
 
 class Event(NamedTuple):
