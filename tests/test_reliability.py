@@ -673,6 +673,14 @@ class Server:
     def accepted(self):
         return {line for line in list(self.lines) if line.startswith("accepted connection from")}
 
+    def connections(self):
+        """How many connected sockets the server holds: its socket fds but the listening one."""
+        sockets = 0
+        for fd in pathlib.Path(f"/proc/{self.p.pid}/fd").iterdir():
+            with contextlib.suppress(FileNotFoundError):  # closed since the listing
+                sockets += os.readlink(fd).startswith("socket:")
+        return sockets - 1
+
     def cpu_seconds(self):
         fields = pathlib.Path(f"/proc/{self.p.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -711,7 +719,8 @@ def out_of_fds():
         for _ in range(total):
             clients.append(socket.create_connection(server.address, timeout=5))  # the kernel completes them
         wait_until(lambda: server.accept_failed > 0, what="'accept failed'")
-        time.sleep(0.1)
+        wait_until(lambda: len(server.accepted()) >= server.connections(),
+                   what="a line on stdout for every connection the server holds")
         accepted = [c for c in clients if accepted_line(c) in server.accepted()]
         waiting = [c for c in clients if c not in accepted]
         # while it is out of fds: how often does it try, what does it cost?
