@@ -15,6 +15,7 @@ import test_checks
 
 from echo_lab import i18n, seed, stop_all
 from echo_lab.checks import check_accept_wrapper, hint, serve_tutorial_clients, show_error, solution, tracebacks
+from echo_lab.run.runner import Runner
 
 CATALOG = i18n.LOCALE / "zh_CN" / "LC_MESSAGES" / "echo_lab.po"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -157,6 +158,18 @@ def test_english_comes_back_after_use_en():
     assert repr(solution("accept_wrapper")).startswith("Solution for accept_wrapper:\ndef accept_wrapper(sock):")
     for result in (starter(), wrong, passing(), hint("accept_wrapper"), solution("accept_wrapper")):
         assert not CHINESE.search(repr(result) + result._repr_html_()), repr(result)
+
+
+def test_a_thread_echo_lab_starts_speaks_the_language_of_the_code_that_made_it():
+    """The language is a context variable: a runner's thread copies its maker's, and speaking() ends."""
+    said = lambda: i18n._("not attempted yet")  # noqa: E731
+    with i18n.speaking("zh_CN"):
+        chinese = Runner(said, name="zh", route=False).start()
+    english = Runner(said, name="en", route=False).start()
+    for runner in (chinese, english):
+        assert runner.join(5), runner.name
+        runner.stop()
+    assert (chinese.value, english.value, said()) == ("尚未作答", "not attempted yet", "not attempted yet")
 
 
 def test_an_unknown_language_is_refused():

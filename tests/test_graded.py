@@ -39,9 +39,6 @@ def test_an_ungraded_course_shows_everything(monkeypatch, value):
 
 
 def test_a_graded_course_says_so_in_chinese(graded):
-    i18n.use("zh_CN")
-    try:
+    with i18n.speaking("zh_CN"):
         shown = repr(solution("event_loop")) + repr(hint("event_loop", 3))
-    finally:
-        i18n.use("en")
     assert "solution() 已关闭" in shown and "最后一条提示" in shown, shown

@@ -108,11 +108,8 @@ def test_stepper_names_its_controls_for_screen_readers_in_the_language_in_use(se
         assert name.replace('"', "&quot;") in onload
     assert "aria-label" in onload and "aria-valuetext" in onload and "MutationObserver" in onload
     assert step.slider.description == "frame"  # what the handle is called: its visible label
-    i18n.use("zh_CN")
-    try:
+    with i18n.speaking("zh_CN"):
         step = widgets.stepper(seed_run.events())
-    finally:
-        i18n.use("en")
     assert step.slider.description == "帧" and "每 1.5 s 换下一帧" in step.play.tooltip
     for name in ("播放", "暂停", "停止：回到第 1 帧", "第 {frame} 帧，共 {frames} 帧"):
         assert name in step.note.value

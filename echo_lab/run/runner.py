@@ -27,6 +27,7 @@ rules are the same for all:
   the live runner that holds the same key.
 """
 
+import contextvars
 import threading
 from collections import deque
 
@@ -133,7 +134,9 @@ class Runner:
         self.log = Log() if log is None else log
         self.error = self.value = None
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._main, name=name, daemon=True)
+        # the thread runs in a copy of the maker's context: it speaks the language in use (echo_lab.i18n)
+        self.thread = threading.Thread(target=contextvars.copy_context().run, args=(self._main,), name=name,
+                                       daemon=True)
         self.started = False
         self.join_timeout, self.stuck_message, self.route = join, stuck_message, route
         self._wake, self._sockets, self._release = wake, sockets, release

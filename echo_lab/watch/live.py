@@ -9,6 +9,7 @@ output too, and races).  So the thread only assigns an HTML widget's
 words are in the language in use when it refreshes (:mod:`echo_lab.i18n`).
 """
 
+import contextvars
 import html
 import threading
 import time
@@ -39,7 +40,8 @@ class LiveView(ipw.HTML):
         self._stop = threading.Event()
         self._last = (time.monotonic(), self._calls())
         super().__init__(self._render())
-        self.thread = threading.Thread(target=self._run, name="echo_lab live view", daemon=True)
+        self.thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run,),
+                                       name="echo_lab live view", daemon=True)  # in the language in use
         if server.running:
             self.thread.start()
 
