@@ -28,6 +28,8 @@ import time
 import tomllib
 import urllib.parse
 
+import hub
+import learner
 import pytest
 import yaml
 
@@ -46,10 +48,10 @@ def _cannot(reason):
 
 @pytest.fixture(scope="module")
 def hub_ready():
-    missing = classroom.jupyterhub_missing()
+    missing = hub.jupyterhub_missing()
     if missing:
         _cannot(missing)
-    proxy, why = classroom.install_proxy()
+    proxy, why = hub.install_proxy()
     if not proxy:
         _cannot(f"configurable-http-proxy cannot be installed: {why}")
     return proxy
@@ -91,14 +93,14 @@ def small_class(hub_ready, tmp_path_factory):
 def test_two_learners_run_lesson_02_on_a_real_hub_without_an_error(small_class):
     done, r, seconds = small_class
     lesson = r["per lesson"]["02"]
-    cells = len(classroom.load_cells(ROOT / "notebooks" / "02-listening-socket.ipynb", classroom.sanitizer()))
+    cells = len(learner.load_cells(ROOT / "notebooks" / "02-listening-socket.ipynb", learner.sanitizer()))
     assert (lesson["learners"], lesson["cells"]) == (2, 2 * cells), done.stdout
     assert (lesson["errors"], lesson["changed"]) == (0, 0), done.stdout
     # real servers and kernels were measured: a Jupyter server alone takes tens of MiB
     assert r["learner MiB median"] > 50 and r["kernel MiB median"] > 20, r
     assert 0.1 < r["peak memory GiB"] < 8, r
     assert 0 < lesson["p50 s"] <= lesson["p95 s"] <= lesson["max s"] < 60, lesson
-    assert r["server start max s"] and r["server start max s"] < classroom.SERVER_START, r
+    assert r["server start max s"] and r["server start max s"] < hub.SERVER_START, r
     print(f"\n{done.stdout}\n(small class: {seconds:.0f} s)")
 
 
@@ -177,10 +179,10 @@ def test_percentiles_and_sanitized_comparison():
     assert classroom.percentile([3, 1, 2, 4], 50) == 2
     assert classroom.percentile(list(range(1, 101)), 95) == 95
     assert classroom.percentile([], 95) is None
-    pairs = classroom.sanitizer()
-    a = classroom.visible_text([{"output_type": "stream", "text": "listening on ('127.0.0.1', 40123)\n"}], pairs)
-    b = classroom.visible_text([{"output_type": "stream", "text": "listening on ('127.0.0.1', 51515)\n"}], pairs)
-    c = classroom.visible_text([{"output_type": "stream", "text": "listening on ('127.0.0.2', 51515)\n"}], pairs)
+    pairs = learner.sanitizer()
+    a = learner.visible_text([{"output_type": "stream", "text": "listening on ('127.0.0.1', 40123)\n"}], pairs)
+    b = learner.visible_text([{"output_type": "stream", "text": "listening on ('127.0.0.1', 51515)\n"}], pairs)
+    c = learner.visible_text([{"output_type": "stream", "text": "listening on ('127.0.0.2', 51515)\n"}], pairs)
     assert a == b != c
 
 
@@ -274,7 +276,7 @@ def test_teaching_gives_a_git_pull_link_that_opens_the_index():
         # nbgitpuller names the folder after the repository's last path segment
         folder = repo.rstrip("/").split("/")[-1]
         assert urlpath == f"lab/tree/{folder}/notebooks/00-index.ipynb", urlpath
-        assert folder == classroom.COURSE_DIR
+        assert folder == hub.COURSE_DIR
         assert (ROOT / urlpath.split(f"lab/tree/{folder}/", 1)[1]).exists()
 
 
@@ -364,9 +366,9 @@ def _bytes(quantity):
 def test_z2jh_config_opens_the_course_within_measured_limits():
     values = yaml.safe_load(CONFIG.read_text())
     user = values["singleuser"]
-    assert user["defaultUrl"] == f"/lab/tree/{classroom.COURSE_DIR}/notebooks/00-index.ipynb"
+    assert user["defaultUrl"] == f"/lab/tree/{hub.COURSE_DIR}/notebooks/00-index.ipynb"
     hook = " ".join(user["lifecycleHooks"]["postStart"]["exec"]["command"])
-    assert re.search(rf"gitpuller \S+/{classroom.COURSE_DIR} main \"\$HOME/{classroom.COURSE_DIR}\"", hook), hook
+    assert re.search(rf"gitpuller \S+/{hub.COURSE_DIR} main \"\$HOME/{hub.COURSE_DIR}\"", hook), hook
     assert values["hub"]["config"]["KubeSpawner"]["working_dir"] == "/home/jovyan"
     memory, cpu = user["memory"], user["cpu"]
     assert 256 * 2 ** 20 <= _bytes(memory["guarantee"]) <= _bytes(memory["limit"]) <= 4 * 2 ** 30, memory
