@@ -13,6 +13,7 @@ the learner's function.  Every socket wait has a timeout, and the server's
 import itertools
 import selectors
 import socket
+import time
 import types
 
 from ..i18n import _
@@ -24,6 +25,8 @@ from .trial import NET_TIMEOUT, READ, WRITE, Wrong
 from .wire import MESSAGES, TOO_LONG, frame, reference_take_messages
 
 __all__ = ["check_over_sockets"]
+
+SLOW_LIMIT = 60  # seconds: the longest a server that keeps moving may take to answer
 
 
 def _message_server(trial, function):
@@ -78,15 +81,26 @@ def _way_words(way):
             "odd pieces": _("odd pieces")}.get(way, way)
 
 
-def _talk(trial, address, pieces):
-    """Send MESSAGES cut into ``pieces``; return the replies the check's own reader found."""
+def _talk(trial, address, pieces, progress):
+    """Send MESSAGES cut into ``pieces``; return the replies the check's own reader found.
+
+    Waits while ``progress()`` (the server's select() calls) moves: a busy machine's server may take
+    seconds over five messages sent a byte at a time; a server that has stopped moving for
+    :data:`NET_TIMEOUT` s (or :data:`SLOW_LIMIT` s in all) ends the wait with ``TimeoutError``."""
     with trial.connect(address) as client:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for piece in pieces:
             client.sendall(piece)
         replies, inbox = [], types.SimpleNamespace(inb=bytearray())
+        start, seen = time.monotonic(), progress()
         while len(replies) < len(MESSAGES):
-            chunk = client.recv(65536)
+            try:
+                chunk = client.recv(65536)
+            except TimeoutError:
+                if progress() == seen or time.monotonic() - start > SLOW_LIMIT:
+                    raise
+                seen = progress()
+                continue
             if not chunk:
                 break
             inbox.inb += chunk
@@ -102,7 +116,7 @@ def check_over_sockets(trial, function):
         with server:
             for way, cut in WAYS.items():
                 try:
-                    replies = _talk(trial, server.address, cut(wire))
+                    replies = _talk(trial, server.address, cut(wire), lambda: server.recorder.calls)
                 except OSError as exc:
                     server.check()  # if the learner's function failed on the server's thread: that
                     raise Wrong(_("A server using your `take_messages`, sent five messages ({way}), "
