@@ -12,6 +12,7 @@ way, with one line on what it means (:func:`show_error`, :func:`error_meaning`);
 
 import asyncio
 import errno
+import os
 import pathlib
 import sysconfig
 import traceback
@@ -21,14 +22,16 @@ from ..i18n import _
 __all__ = ["error_line", "error_meaning", "error_name", "format_frames", "learner_frames", "learner_traceback",
            "show_error"]
 
-_HERE = str(pathlib.Path(__file__).resolve().parents[1]) + "/"  # echo_lab's frames: not the learner's
-_ASYNCIO = str(pathlib.Path(asyncio.__file__).parent) + "/"  # nor asyncio's, calling a Protocol's methods
-_STDLIB = str(pathlib.Path(sysconfig.get_paths()["stdlib"])) + "/"  # nor socket.py's, selectors.py's...
-_PACKAGES = ("/site-packages/", "/dist-packages/")  # nor an installed library's
+# Paths compared as the system spells them (os.sep; Windows' any case): a frame's file against these folders.
+_HERE = os.path.normcase(str(pathlib.Path(__file__).resolve().parents[1]) + os.sep)  # echo_lab's: not the learner's
+_ASYNCIO = os.path.normcase(str(pathlib.Path(asyncio.__file__).parent) + os.sep)  # nor asyncio's (a Protocol's caller)
+_STDLIB = os.path.normcase(str(pathlib.Path(sysconfig.get_paths()["stdlib"])) + os.sep)  # nor socket.py's...
+_PACKAGES = tuple(os.path.normcase(f"{os.sep}{name}{os.sep}") for name in ("site-packages", "dist-packages"))
 
 
 def _is_learners(filename):
     """Is this frame's file the learner's (a notebook cell, a module of their own)?"""
+    filename = os.path.normcase(filename)
     return (not filename.startswith((_HERE, _ASYNCIO, _STDLIB)) and not filename.endswith("threading.py")
             and not any(folder in filename for folder in _PACKAGES))
 
