@@ -1,5 +1,6 @@
 # make lab    set up (once) and open the course in JupyterLab: the learner's environment, .venv-lab/;
-#             the learner works in work/, a copy of the lessons and exercises (tools/workspace.py)
+#             the learner works in work/, a copy of the lessons and exercises. It runs
+#             `python3 tools/workspace.py lab`, the same command where there is no make (Windows).
 # make lab-zh the same in Chinese: JupyterLab's interface and the Chinese edition, work/zh-CN/
 # make teach  the same with nbgrader's tools for a teacher, .venv-teach/
 # make test   set up (or update) the developer's environment, .venv/, and run every test
@@ -12,22 +13,19 @@
 # installed); the developer's adds the `dev` extra (teacher's + tests).
 PYTHON ?= python3
 VENV       ?= .venv
-LAB_VENV   ?= .venv-lab
 TEACH_VENV ?= .venv-teach
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-LAB_STAMP   := $(LAB_VENV)/.installed
 TEACH_STAMP := $(TEACH_VENV)/.installed
 NOTEBOOKS := $(wildcard notebooks/*.ipynb solutions/*.ipynb exercises/*.ipynb)
 # Extra options for `jupyter lab` (e.g. LAB_ARGS=--port=9999).
 LAB_ARGS ?=
 
-.PHONY: lab lab-zh zh teach test check install install-lab install-teach exercises bench clean
+.PHONY: lab lab-zh zh course students teach test check install install-teach exercises bench clean
 
 $(STAMP):       EXTRA := [dev]
-$(LAB_STAMP):   EXTRA :=
 $(TEACH_STAMP): EXTRA := [teacher]
-$(STAMP) $(LAB_STAMP) $(TEACH_STAMP): pyproject.toml
+$(STAMP) $(TEACH_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "echo-lab needs Python 3.11 or newer; this is " + sys.version.split()[0])'
 	@echo "Setting up $(@D)/ for echo-lab$(EXTRA): JupyterLab, ipywidgets, matplotlib$(if $(EXTRA), and the $(EXTRA) extra)."
 	@echo "The first time this takes about a minute (more on a slow network); later runs skip it."
@@ -36,23 +34,23 @@ $(STAMP) $(LAB_STAMP) $(TEACH_STAMP): pyproject.toml
 	touch $@
 
 install: $(STAMP)
-install-lab: $(LAB_STAMP)
 install-teach: $(TEACH_STAMP)
 
-# The learner's JupyterLab: tools/workspace.py makes or updates work/ (their copy of lessons, exercises
-# and the Chinese edition), then starts JupyterLab on it, opened at the index, as an activated
-# environment (its terminals' `python` is the course's).
-lab: $(LAB_STAMP)
-	$(abspath $(LAB_VENV))/bin/python tools/workspace.py lab -- $(LAB_ARGS)
+# The learner's JupyterLab: tools/workspace.py makes .venv-lab/ (the course with no extra) the first time
+# and whenever pyproject.toml changes, makes or updates work/ (their copy of lessons, exercises and the
+# Chinese edition), then starts JupyterLab on it, opened at the index, as an activated environment (its
+# terminals' `python` is the course's).
+lab:
+	$(PYTHON) tools/workspace.py lab -- $(LAB_ARGS)
 
-lab-zh: $(LAB_STAMP)
-	$(abspath $(LAB_VENV))/bin/python tools/workspace.py lab --zh -- $(LAB_ARGS)
+lab-zh:
+	$(PYTHON) tools/workspace.py lab --zh -- $(LAB_ARGS)
 
 # The teacher's JupyterLab, from the environment .venv-teach, run as an activated venv runs it: its
 # bin/ first on PATH and VIRTUAL_ENV set (nbgrader runs `alembic` from PATH); its terminals run bash
 # with the user's own ~/.bashrc and then the environment's activate script.
 teach_lab = printf '%s\n' '[ -f ~/.bashrc ] && . ~/.bashrc' '. "$(abspath $(TEACH_VENV))/bin/activate"' \
-	>$(TEACH_VENV)/terminal.bashrc && \
+	>$(abspath $(TEACH_VENV))/terminal.bashrc && \
 	env PATH="$(abspath $(TEACH_VENV))/bin:$$PATH" VIRTUAL_ENV="$(abspath $(TEACH_VENV))" \
 	$(abspath $(TEACH_VENV))/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) \
 	--ServerApp.terminado_settings=shell_command="bash --rcfile '$(abspath $(TEACH_VENV))/terminal.bashrc'" $(LAB_ARGS)
@@ -63,14 +61,28 @@ zh: install
 	$(BIN)/python tools/translate.py execute
 	$(BIN)/python tools/make_exercises.py --solutions zh-CN/solutions --exercises zh-CN/exercises
 
-teach: $(TEACH_STAMP)
-	$(TEACH_VENV)/bin/jupyter trust $(NOTEBOOKS)
-	$(teach_lab)
+# A teacher's folders (tools/teach.py): nbgrader's course folder, COURSE (COURSE_ARGS=--each: one assignment
+# per exercise; --exchange PATH: a shared exchange), and the learners' copy without solutions, STUDENTS.
+COURSE   ?= course
+STUDENTS ?= students
+course:
+	$(PYTHON) tools/teach.py course $(COURSE) $(COURSE_ARGS)
 
-# Test files run on WORKERS processes at once (pytest-xdist; a notebook's cells stay on one).
-WORKERS ?= 2
+students:
+	$(PYTHON) tools/teach.py students $(STUDENTS)
+
+# The teacher's JupyterLab opens in the course folder (made if missing), where nbgrader's Formgrader finds it.
+teach: $(TEACH_STAMP)
+	test -f $(COURSE)/nbgrader_config.py || $(PYTHON) tools/teach.py course $(COURSE) $(COURSE_ARGS)
+	$(TEACH_VENV)/bin/jupyter trust $(NOTEBOOKS)
+	cd $(COURSE) && $(teach_lab)
+
+# Test files run on WORKERS processes at once (pytest-xdist; a notebook's cells stay on one). Three on
+# this machine's 2 cores: most of a test's time is spent waiting on sockets, kernels and browsers (at two,
+# the cores were idle a third of the time), and what the tests check holds on a busy machine.
+WORKERS ?= 3
 test: install
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # (no notebook among these: tests go to whichever worker is free; most of their time is spent waiting
 # on sockets, so twice as many workers as this machine's 2 cores)
@@ -85,4 +97,4 @@ bench: install
 	$(BIN)/python -m echo_lab bench
 
 clean:
-	rm -rf $(VENV) $(LAB_VENV) $(TEACH_VENV) .pytest_cache .hypothesis .cache screenshots
+	rm -rf $(VENV) .venv-lab $(TEACH_VENV) .pytest_cache .hypothesis .cache screenshots

@@ -5,8 +5,8 @@ import os
 import pytest
 
 from echo_lab import stop_all
-from helpers import exclusive
-from lab import CHROMIUM, CHROMIUM_ARGS, ROOT, Lab, fresh_clone
+from helpers import cannot
+from lab import CHROMIUM, CHROMIUM_ARGS, ROOT, Lab
 
 
 @pytest.fixture
@@ -33,22 +33,6 @@ def sockets():
         sock.close()
 
 
-@pytest.fixture(scope="session")
-def learner_clone(tmp_path_factory):
-    """A fresh copy of the course, as a learner's clone has it; `make lab` in it builds its own .venv-lab/ once.
-
-    Under pytest-xdist every worker shares one (the folder above each worker's own), made by the first.
-    """
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent
-    clone = shared / "learner" / "echo-lab"
-    with exclusive(shared / "learner.lock"):
-        if not (clone / "Makefile").exists():
-            fresh_clone(clone)
-    return clone
-
-
 # JupyterLab and chromium for the browser tests (tests/test_browser.py, tests/test_accessibility.py): a module's
 # own JupyterLab over a copy of the lessons (``lab``) or of the Chinese edition in JupyterLab's Chinese
 # interface (``zh_lab``), one chromium per module, a new page per test.
@@ -69,6 +53,8 @@ def zh_lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    if not os.path.exists(CHROMIUM):
+        cannot("the browser tests", "Debian's chromium is not installed: sudo apt-get install chromium")
     from playwright.sync_api import sync_playwright  # only where a browser test runs
 
     with sync_playwright() as p:

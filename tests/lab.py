@@ -1,4 +1,4 @@
-"""Drive a real JupyterLab, for tests/test_browser.py and tests/test_learner_lab.py.
+"""Drive a real JupyterLab, for tests/test_browser.py, tests/test_accessibility.py and tests/test_learner_lab.py.
 
 ``Lab``: JupyterLab from the test run's own environment (``.venv/``, the dev
 extra) on 127.0.0.1 with port 0, a token, and fresh settings, workspace and
@@ -23,10 +23,12 @@ import sys
 import time
 import urllib.request
 
-from helpers import cannot, exclusive, require
+from helpers import cannot, require
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILD_TIMEOUT = 420  # s; `make lab` builds .venv-lab/: 60-90 s from a local index, a few minutes from PyPI
+# Screenshots, for a person to look at: screenshots/ at the top of the course, or ECHO_LAB_SCREENSHOTS.
+SHOTS = pathlib.Path(os.environ.get("ECHO_LAB_SCREENSHOTS", ROOT / "screenshots"))
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
@@ -174,13 +176,10 @@ class MadeLab(Lab):
         self.venv = clone / ".venv-lab"
         self.root = clone / "work"
         self.log = open(tmp / "lab.log", "w")  # noqa: SIM115 (open while JupyterLab runs)
-        # One `make` at a time in a clone until JupyterLab is up: the first builds .venv-lab/, and two
-        # builds at once (test files on two pytest-xdist workers) would install into it together.
-        with exclusive(clone.parent / "make-lab.lock"):
-            # Its own process group: make runs JupyterLab as a child, and close() stops both.
-            self.proc = subprocess.Popen(command, cwd=clone, stdout=self.log, stderr=subprocess.STDOUT,
-                                         env=env, start_new_session=True)
-            port, self.start_path, self.token = self._wait_for_printed_url(BUILD_TIMEOUT + 60)
+        # Its own process group: make runs JupyterLab as a child, and close() stops both.
+        self.proc = subprocess.Popen(command, cwd=clone, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=env, start_new_session=True)
+        port, self.start_path, self.token = self._wait_for_printed_url(BUILD_TIMEOUT + 60)
         self.url = f"http://127.0.0.1:{port}"
         self.printed_url = f"{self.url}{self.start_path}?token={self.token}"
 

@@ -34,10 +34,9 @@ import subprocess
 import pytest
 
 from helpers import cannot, exclusive
-from lab import CHROMIUM, open_notebook, run_all, screenshot
+from lab import CHROMIUM, SHOTS, open_notebook, run_all, screenshot
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHOTS = pathlib.Path(os.environ.get("ECHO_LAB_SCREENSHOTS", ROOT / "screenshots"))
 AXE_RESULTS = SHOTS / "axe"
 AXE_PREFIX = ROOT / ".cache" / "npm-axe"
 AXE_SCRIPT = AXE_PREFIX / "node_modules" / "axe-core" / "axe.min.js"

@@ -88,7 +88,8 @@ def test_idle_cost_separates_the_busy_loop_and_capacity_counts_connections():
     fixed, connected = bench.idle_cost("fixed", loadgen, conns=50, hold=1.0)
     seed, _ = bench.idle_cost("seed", loadgen, conns=50, hold=1.0)
     assert connected == 50
-    assert fixed < 0.05 < 0.5 < seed, (fixed, seed)  # the fixed server sleeps; the seed spins
+    # the fixed server sleeps; the seed spins, on whatever share of a core a busy machine leaves it
+    assert fixed < 0.05 and seed > max(0.1, 10 * fixed), (fixed, seed)
     held, limit, kib = bench.connection_capacity(loadgen, target=300, hold=2.0)
     assert held == 300 and limit >= 300 and kib > 0
 

@@ -25,21 +25,16 @@ import pytest
 from helpers import cannot
 from lab import (
     CHROMIUM,
-    KERNEL_IDLE,
     NBGRADER_TRACES,
-    TERMINAL_TEXT,
-    MadeLab,
-    cell_text,
+    SHOTS,
     open_notebook,
     run_all,
     run_cells,
     screenshot,
-    set_cell_source,
     wait_for_ui,
 )
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHOTS = pathlib.Path(os.environ.get("ECHO_LAB_SCREENSHOTS", ROOT / "screenshots"))
 
 if not (shutil.which("chromium") or os.path.exists(CHROMIUM)):
     cannot("the browser tests", "Debian's chromium is not installed: sudo apt-get install chromium", module=True)
@@ -60,20 +55,6 @@ def _uses(path, *names):
 
 WIDGET_LESSONS = [p.name for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
                   if p.name.startswith("00-") or _uses(p, "stepper(", "LiveView(")]
-
-
-@pytest.fixture(scope="module")
-def learner_lab(learner_clone, tmp_path_factory):
-    lab = MadeLab(learner_clone, "lab", tmp_path_factory.mktemp("make-lab"))
-    yield lab
-    lab.close()
-
-
-@pytest.fixture(scope="module")
-def learner_lab_zh(learner_clone, tmp_path_factory):
-    lab = MadeLab(learner_clone, "lab-zh", tmp_path_factory.mktemp("make-lab-zh"))
-    yield lab
-    lab.close()
 
 
 def _step(page, before):
@@ -159,34 +140,6 @@ def test_the_nbgrader_probe_finds_nbgraders_menu_panel_and_button_where_nbgrader
         f"the probe no longer sees nbgrader in the developer's JupyterLab (.venv has nbgrader):\n{traces}")
 
 
-@pytest.mark.timeout(600)  # the first run builds .venv-lab/
-def test_learners_lab_from_make_lab_shows_the_course_and_no_nbgrader(learner_lab, page):
-    open_notebook(page, learner_lab, "notebooks/00-index.ipynb")
-    wait_for_ui(page)
-    menus = page.evaluate("() => Array.from(document.querySelectorAll('.lm-MenuBar-itemLabel'))"
-                          ".map(e => e.textContent)")
-    assert "Kernel" in menus, menus
-    assert page.evaluate(NBGRADER_TRACES) == [], "the learner's JupyterLab shows nbgrader"
-    screenshot(page, SHOTS, "learner-lab")
-
-    # A terminal, as lesson 00 says (File > New > Terminal), and the lesson's command in it.
-    page.evaluate("() => window.jupyterapp.commands.execute('terminal:create-new')")
-    page.wait_for_function(f"() => ({TERMINAL_TEXT})()?.includes('$') || ({TERMINAL_TEXT})()?.includes('#')",
-                           timeout=15_000)
-    page.locator(".jp-Terminal .xterm").first.click()
-    page.keyboard.type("python -c 'import sys; print(sys.prefix)'")
-    page.keyboard.press("Enter")
-    prefix_printed = f"() => ({TERMINAL_TEXT})()?.split('\\n').length > 2"  # the command, its output, a prompt
-    page.wait_for_function(prefix_printed, timeout=15_000)
-    page.keyboard.type("python -m echo_lab client 127.0.0.1 1 1")
-    page.keyboard.press("Enter")
-    page.wait_for_function(f"() => ({TERMINAL_TEXT})()?.includes('Connection refused')", timeout=15_000)
-    text = page.evaluate(TERMINAL_TEXT)
-    screenshot(page, SHOTS, "learner-terminal")
-    assert str(learner_lab.venv) in text.splitlines()[1], f"the terminal's python is not the course's:\n{text}"
-    assert "starting connection 1 to ('127.0.0.1', 1)" in text, text
-
-
 def test_the_chinese_index_runs_in_jupyterlabs_chinese_interface(zh_lab, page):
     open_notebook(page, zh_lab, "zh-CN/notebooks/00-index.ipynb")
     errors = run_all(page)
@@ -224,63 +177,6 @@ def test_the_chinese_lessons_pictures_and_stepper_speak_chinese_in_lab(zh_lab, p
         later = _step(page, frames[0])
         assert CHINESE.search(later), later
     screenshot(page, SHOTS, f"zh-CN-{name.removesuffix('.ipynb')}")
-
-
-# The learner's path, as README gives it: `make lab`, the page it prints, an exercise by its link, its check.
-MISTAKE = "bind(host, port)"  # the commonest slip: two arguments where bind takes one (host, port) tuple
-OUTCOMES = {"lab": ("not attempted yet", "not right yet", "passed"), "lab-zh": ("尚未作答", "还不对", "通过")}
-INDEX = {"lab": "notebooks/00-index.ipynb", "lab-zh": "zh-CN/notebooks/00-index.ipynb"}
-
-
-def _solution(clone):
-    """Exercise 01's solution, as a learner would type it: the solution notebook's cell without nbgrader's markers."""
-    cells = json.loads((clone / "solutions" / "01-listening-socket.ipynb").read_text())["cells"]
-    source = next("".join(c["source"]) for c in cells if "### BEGIN SOLUTION" in "".join(c["source"]))
-    return "\n".join(line for line in source.splitlines() if "### " not in line)
-
-
-@pytest.mark.timeout(900)  # the first `make lab` of a fresh clone builds .venv-lab/
-@pytest.mark.parametrize("target", ["lab", "lab-zh"])
-def test_readme_path_make_lab_opens_the_index_and_its_link_leads_to_an_exercise_whose_check_answers(
-        target, request, learner_clone, page):
-    lab = request.getfixturevalue("learner_lab" if target == "lab" else "learner_lab_zh")
-    assert lab.start_path == f"/lab/tree/{INDEX[target]}", f"`make {target}` printed {lab.printed_url}"
-    page.goto(lab.printed_url)  # the address `make lab` printed, as a learner opens it
-    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
-    assert page.evaluate("() => window.__panel.context.path") == INDEX[target]
-    shots = SHOTS / f"make-{target}"
-    screenshot(page, shots, "1-index-as-opened")
-
-    link = page.locator('.jp-RenderedMarkdown a[href*="/files/exercises/01-listening-socket.ipynb"], '
-                        '.jp-RenderedMarkdown a[href*="/files/zh-CN/exercises/01-listening-socket.ipynb"]').first
-    link.scroll_into_view_if_needed()
-    link.click()
-    exercise = INDEX[target].replace("notebooks/00-index", "exercises/01-listening-socket")
-    page.wait_for_function(f"() => window.jupyterapp.shell.currentWidget?.context?.path === {json.dumps(exercise)}",
-                           timeout=30_000)
-    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
-    screenshot(page, shots, "2-exercise-from-its-link")
-
-    sources = page.evaluate("() => window.__panel.content.widgets.map(c => c.model.type === 'code' ? "
-                            "c.model.sharedModel.getSource() : null)")
-    code = [i for i, source in enumerate(sources) if source is not None]
-    answer = next(i for i in code if "# YOUR CODE HERE" in sources[i])
-    check = code[-1]
-    assert "check_listening_socket" in sources[check], sources[check]
-    solution = _solution(learner_clone)
-    attempts = [("3-check-unfinished", None, OUTCOMES[target][0]),
-                ("4-check-with-a-mistake", solution.replace("bind((host, port))", MISTAKE), OUTCOMES[target][1]),
-                ("5-check-solved", solution, OUTCOMES[target][2])]
-    for name, source, outcome in attempts:
-        if source is not None:
-            set_cell_source(page, answer, source)
-        run_cells(page, [i for i in code if i >= (answer if source is not None else code[0])])
-        shown = cell_text(page, check)
-        page.evaluate(f"() => window.__panel.content.widgets[{check}].node.scrollIntoView({{block: 'center'}})")
-        screenshot(page, shots, name)
-        assert outcome in shown, f"`make {target}`, exercise 01, {name}: the check showed\n{shown}"
-        others = [o for o in OUTCOMES[target] if o != outcome and o not in outcome]
-        assert not [o for o in others if o in shown], f"{name}: the check showed\n{shown}"
 
 
 # Menu paths a lesson tells a learner to follow: "*Kernel → Interrupt Kernel*", "(File → New → Terminal)",

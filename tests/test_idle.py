@@ -21,6 +21,8 @@ import pytest
 from echo_lab import BackgroundServer
 from echo_lab.fixed import IDLE_TIMEOUT
 
+pytestmark = pytest.mark.usefixtures("no_server_left")  # and the servers made but never started
+
 IDLE = 0.5  # seconds: the timeout these tests give the server
 
 

@@ -1,11 +1,8 @@
-"""The course at a learner's pace: tools/pace.py over every notebook, and the runner's own checks.
+"""tools/pace.py, the runner of notebooks at a learner's pace: it finds what it is for, and says so.
 
-nbval runs each cell straight after the last.  These tests run the notebooks
-the way people do: every code cell twice in a row (lessons and solutions;
-tests/test_make_exercises.py runs each unfinished exercise twice), a pause
-after every cell (the lessons, all at once), and a kernel restart halfway
-(the lessons).  The paced run mostly sleeps, so it runs in the background
-while the others go on.
+Small notebooks with the flaws the course had, each breaking in one mode only;
+the simulated selectors and Windows' rules; its arguments.  The course itself
+at a learner's pace is tests/test_pace_course.py.
 """
 
 import os
@@ -20,8 +17,6 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACE = ROOT / "tools" / "pace.py"
-PAUSE = "3"  # seconds: more than the few-second waits that used to race the reader
-FOLDERS = ["notebooks", "solutions"]
 
 
 def pace(*args, timeout=600):
@@ -31,59 +26,6 @@ def pace(*args, timeout=600):
 
 def errors(output):
     return "\n".join(line for line in output.splitlines() if line.startswith(("ERROR", "pace ")))
-
-
-@pytest.fixture(scope="module")
-def paced_run():
-    """The lessons with a pause after every code cell, started at once, read at the end."""
-    proc = subprocess.Popen([sys.executable, str(PACE), "pause", PAUSE, "notebooks"], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    yield proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.communicate()
-
-
-# The runs twice and after a restart also answer select() as macOS's kqueue does (--split): a socket ready
-# for READ and WRITE comes back as two entries, WRITE first in one run and READ first in the other; the
-# restart run also keeps two of Windows' rules (--windows: select() on sockets only, no SIGINT for a child).
-# The lessons that measure (09-12) run twice while processes keep twice the cores busy (--load), as a
-# classroom's machine is: what they print and check must hold when the CPU is shared.
-MEASURING = sorted(str(p.relative_to(ROOT)) for n in ("09", "10", "11", "12")
-                   for p in (ROOT / "notebooks").glob(f"{n}-*.ipynb"))
-QUIET = [str(p.relative_to(ROOT)) for folder in FOLDERS for p in sorted((ROOT / folder).glob("*.ipynb"))
-         if str(p.relative_to(ROOT)) not in MEASURING]
-
-
-def test_every_code_cell_can_run_twice(paced_run):
-    done = pace("twice", "--split", "write-first", *QUIET)
-    print(errors(done.stdout))
-    assert done.returncode == 0, errors(done.stdout)
-    assert " 0 errors" in done.stdout.splitlines()[-1]
-
-
-def test_the_measuring_lessons_run_twice_on_a_loaded_machine(paced_run):
-    assert len(MEASURING) == 4, MEASURING
-    load = 2 * (os.cpu_count() or 1)
-    done = pace("twice", "--split", "write-first", "--load", load, *MEASURING)
-    print(errors(done.stdout))
-    assert done.returncode == 0, errors(done.stdout)
-    assert done.stdout.splitlines()[-1].startswith(f"pace twice (READ|WRITE split, write-first) (under a load of "
-                                                   f"{load} busy processes): 4 notebooks"), done.stdout
-    assert " 0 errors" in done.stdout.splitlines()[-1]
-
-
-def test_every_lesson_runs_from_the_top_after_a_restart_halfway(paced_run):
-    done = pace("restart", "--split", "read-first", "--windows", "notebooks")
-    print(errors(done.stdout))
-    assert done.returncode == 0, errors(done.stdout)
-
-
-def test_every_lesson_survives_a_pause_after_every_cell(paced_run):
-    out, _ = paced_run.communicate(timeout=600)
-    print(errors(out))
-    assert paced_run.returncode == 0, errors(out)
-    assert f"pace pause: {len(list((ROOT / 'notebooks').glob('*.ipynb')))} notebooks" in out
 
 
 # -- the runner finds what it is for --------------------------------------------------------------

@@ -6,8 +6,8 @@
 
 It needs only Python 3.11 or newer, on Linux, macOS and Windows alike: run by
 a Python that does not have the course (JupyterLab and echo_lab), it makes the
-learner's environment, ``.venv-lab/`` (as ``make lab`` does; once, about a
-minute), and runs itself there. Run by one that has it (``.venv-lab``'s own, a
+learner's environment, ``.venv-lab/`` (once, about a minute; again when
+pyproject.toml changes), and runs itself there. Run by one that has it (``.venv-lab``'s own, a
 conda environment made from environment.yml), it uses that one.
 ``make lab`` and ``make lab-zh`` run ``lab``. JupyterLab saves every notebook
 you open, with your outputs and answers, so you work in copies: ``work/``
@@ -156,9 +156,9 @@ def has_the_course():
 
 
 def learner_python(folder=LEARNER_VENV):
-    """The learner's environment's python, made and filled first if need be (as `make install-lab` does)."""
+    """The learner's environment's python, made and filled first if need be (`make lab` runs this script)."""
     python = folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    stamp = folder / ".installed"  # the Makefile's stamp too: make and this agree on when it is up to date
+    stamp = folder / ".installed"  # filled from pyproject.toml as it is now
     if stamp.exists() and stamp.stat().st_mtime >= (ROOT / "pyproject.toml").stat().st_mtime and python.exists():
         return python
     print(f"Setting up {folder.name}/ for echo-lab: JupyterLab, ipywidgets, matplotlib.\n"
