@@ -83,7 +83,10 @@ def small_class(hub_ready, tmp_path_factory):
     t0 = time.monotonic()
     done = subprocess.run([sys.executable, str(TOOL), "--learners", "2", "--lessons", "02", str(faulty),
                            "--busy-share", "0", "--pause", "0.2", "--cell-timeout", "60", "--time-limit", "150",
-                           "--json", str(out)],
+                           # kernels over files, as TEACHING advises for a class on one machine: a kernel's five
+                           # TCP ports (this class's or another test's) can take the one the hub just chose for a
+                           # learner's server, which then cannot start (HTTP 500)
+                           "--kernel-transport", "ipc", "--json", str(out)],
                           capture_output=True, text=True, timeout=240, cwd=ROOT)
     seconds = time.monotonic() - t0
     assert out.exists(), done.stdout + done.stderr
@@ -314,6 +317,16 @@ SCHEMA = {
                     "preStop": {"type": "object", "additionalProperties": True}}},
                 "startTimeout": {"type": ["integer", NULL]},
                 "extraEnv": {"type": ["object", "array"], "additionalProperties": True},
+                "storage": {"type": "object", "additionalProperties": False, "properties": {
+                    "type": {"enum": ["dynamic", "static", "none"]}, "capacity": {"type": ["string", NULL]},
+                    "homeMountPath": {"type": "string"}, "extraLabels": {"type": "object"},
+                    "extraVolumes": {"type": ["object", "array"]}, "extraVolumeMounts": {"type": ["object", "array"]},
+                    "static": {"type": "object"}, "dynamic": {"type": "object"}}},
+                "extraFiles": {"type": "object", "additionalProperties": False, "patternProperties": {".*": {
+                    "type": "object", "additionalProperties": False, "required": ["mountPath"], "properties": {
+                        "mountPath": {"type": "string"}, "data": {"type": "object"},
+                        "stringData": {"type": "string"}, "binaryData": {"type": "string"},
+                        "mode": {"type": "number"}}}}},
             },
         },
         "hub": {
@@ -353,8 +366,22 @@ def test_z2jh_config_uses_only_the_charts_keys():
     bad["cull"]["timout"] = 3600
     bad["singleuser"]["cpu"]["limit"] = "one"
     bad["singleuser"]["notebookDir"] = "/home/jovyan"
+    bad["singleuser"]["extraFiles"]["kernel-culling"]["mountpath"] = "/etc/jupyter"
     errors = _validate(bad)
-    assert len(errors) == 3 and any("timout" in e for e in errors) and any("notebookDir" in e for e in errors), errors
+    assert len(errors) == 4 and any("timout" in e for e in errors) and any("notebookDir" in e for e in errors), errors
+    assert any("mountpath" in e for e in errors), errors
+
+
+def test_z2jh_config_keeps_what_teaching_measured_and_warns_about_the_default_login():
+    values = yaml.safe_load(CONFIG.read_text())
+    text = CONFIG.read_text()
+    assert values["singleuser"]["memory"] == {"guarantee": "1G", "limit": "1536M"}  # 840 MiB kept-kernels peak
+    assert values["singleuser"]["storage"]["capacity"] == "1Gi"
+    culling = values["singleuser"]["extraFiles"]["kernel-culling"]
+    assert culling["mountPath"].startswith("/etc/jupyter/jupyter_server_config.d/") and culling["mountPath"].endswith(
+        ".json") and culling["data"]["MappingKernelManager"]["cull_idle_timeout"] == 1200
+    assert values["hub"]["config"]["Authenticator"]["admin_users"] == ["TEACHER"]
+    assert "lets anyone in" in text and "letsencrypt" in text and "rebuild" in text
 
 
 def _bytes(quantity):

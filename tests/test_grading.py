@@ -1,9 +1,12 @@
-"""Grading as a teacher does it: nbgrader's own commands on a course folder, scores from its gradebook.
+"""Grading as a teacher does it: the course folder `make course` makes, nbgrader's own commands, the exchange.
 
-The test builds a course folder in a temporary directory (``nbgrader_config.py``
-with ``CourseDirectory.root`` and ``course_id``), copies ``solutions/*.ipynb``
-to ``source/echo_lab/``, and runs ``nbgrader generate_assignment`` as a
-teacher would.  Then four students hand in the released notebooks:
+The test makes the course folder with ``tools/teach.py course`` (what ``make
+course`` runs: ``nbgrader_config.py``, ``source/`` from the solutions, an
+exchange inside the folder) and runs ``nbgrader generate_assignment`` and
+``release_assignment`` as a teacher would.  Then four students fetch the
+assignment from the exchange, answer it and submit it
+(``fetch_assignment``, ``submit``; each names itself with ``--student``, as
+on a hub each learner's own login does):
 
 * ``untouched``: as released (nothing written);
 * ``solutions``: every answer cell filled in with the solution's code;
@@ -11,29 +14,33 @@ teacher would.  Then four students hand in the released notebooks:
   mistake in it, a different one for each student (``GRADED`` in
   ``tests/data/mistakes.py``, among the mistakes the checks are tried on).
 
-``nbgrader autograde`` grades them all, in one run.  The gradebook must say:
-0 points for the untouched notebooks, full marks for the solutions, and less
-than full marks for every notebook with a mistake.  ``pytest -s`` shows the
-table of scores.  ``nbgrader generate_feedback`` then writes each student's
-feedback, which must show the check's words.
+The teacher collects, autogrades them all in one run, generates and releases
+the feedback, and each student fetches it.  The gradebook must say: 0 points
+for the untouched notebooks, full marks for the solutions, and less than full
+marks for every notebook with a mistake.  ``pytest -s`` shows the table of
+scores.  The feedback a student fetched must show the check's words.
 
 nbgrader runs ``alembic`` as a program: the commands run with this
 environment's ``bin/`` first on ``PATH``, as in an activated virtualenv.
 Every command is bounded (:data:`COMMAND_TIMEOUT`).
 """
 
+import json
 import os
 import pathlib
-import shutil
+import secrets
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 
 import nbformat
 import pytest
 from data.mistakes import GRADED, mistaken
 
 from echo_lab.checks import EXERCISES
-from helpers import cannot
+from helpers import cannot, free_port
 
 try:
     from nbgrader.api import Gradebook
@@ -44,7 +51,8 @@ except ImportError:
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = sorted(path.stem for path in SOLUTIONS.glob("[0-9][0-9]-*.ipynb"))
-ASSIGNMENT = "echo_lab"
+ASSIGNMENT = "selectors-exercises"  # what tools/teach.py course names the assignment of all ten
+TEACH = ROOT / "tools" / "teach.py"
 COMMAND_TIMEOUT = 600  # seconds for one nbgrader command (autograde of 40 notebooks: about a minute here)
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
@@ -65,11 +73,14 @@ MISTAKES = {student: mistakes_of(student) for student in GRADED_STUDENTS}
 STUDENTS = ["untouched", "solutions", *MISTAKES]
 
 
-def nbgrader(course, *args):
-    """Run ``nbgrader ARGS`` in the course folder, with this environment's bin/ first on PATH."""
+def nbgrader(where, *args, student=False):
+    """Run ``nbgrader ARGS`` in ``where`` (the course folder, or a ``student``'s home, which is then HOME: each
+    learner's own nbgrader cache), this environment's bin/ first on PATH."""
     env = dict(os.environ, PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               JUPYTER_CONFIG_DIR=str(course.parent / "jupyter-config"))  # no teacher's own settings
-    run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, capture_output=True,
+               JUPYTER_CONFIG_DIR=str(where.parent / "jupyter-config"))  # no teacher's own settings
+    if student:
+        env.update(HOME=str(where), JUPYTER_DATA_DIR=str(where / ".local" / "share" / "jupyter"))
+    run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=where, env=env, capture_output=True,
                          text=True, timeout=COMMAND_TIMEOUT)
     assert run.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     return run
@@ -84,9 +95,10 @@ def answer_cells(nb):
             if cell.get("metadata", {}).get("nbgrader", {}).get("solution")}
 
 
-def hand_in(course, student, notebook, solution):
-    """Write ``student``'s submission of ``notebook``: the released notebook, answered as the student does."""
-    nb = nbformat.read(course / "release" / ASSIGNMENT / f"{notebook}.ipynb", as_version=4)
+def answer(folder, student, notebook, solution):
+    """Answer ``notebook`` of the fetched assignment in ``folder`` as ``student`` does."""
+    path = folder / f"{notebook}.ipynb"
+    nb = nbformat.read(path, as_version=4)
     solved = answer_cells(solution)
     for grade_id, cell in answer_cells(nb).items():
         if student == "solutions":
@@ -96,30 +108,40 @@ def hand_in(course, student, notebook, solution):
             if case is not None:  # an answer cell of this notebook with a mistake in it (grade_id: the exercise)
                 source = mistaken(grade_id, case, source)
             cell.source = without_markers(source)
-    folder = course / "submitted" / student / ASSIGNMENT
-    folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, folder / f"{notebook}.ipynb")
-    (folder / "timestamp.txt").write_text("2026-01-05 10:00:00.000000 UTC")
+    nbformat.write(nb, path)
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """The course folder, after nbgrader's generate_assignment, autograde and generate_feedback."""
+def made(tmp_path_factory):
+    """What `python tools/teach.py course FOLDER` made, and what it printed."""
     course = tmp_path_factory.mktemp("grading") / "course"
-    (course / "source" / ASSIGNMENT).mkdir(parents=True)
-    (course / "nbgrader_config.py").write_text(
-        "c = get_config()\n"
-        f"c.CourseDirectory.root = {str(course)!r}\n"
-        f"c.CourseDirectory.course_id = {ASSIGNMENT!r}\n")
-    for notebook in NOTEBOOKS:
-        shutil.copy(SOLUTIONS / f"{notebook}.ipynb", course / "source" / ASSIGNMENT)
+    run = subprocess.run([sys.executable, str(TEACH), "course", str(course)], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    return course, run.stdout
+
+
+@pytest.fixture(scope="module")
+def course(made):
+    """The course folder, after a whole round: release, fetch, submit, collect, autograde, feedback."""
+    course, _ = made
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
-    for notebook in NOTEBOOKS:
-        solution = nbformat.read(SOLUTIONS / f"{notebook}.ipynb", as_version=4)
-        for student in STUDENTS:
-            hand_in(course, student, notebook, solution)
+    nbgrader(course, "release_assignment", ASSIGNMENT, "--force")
+    exchange = f"--Exchange.root={course / 'exchange'}"  # what the students' own nbgrader_config.py says
+    for student in STUDENTS:
+        home = course.parent / "students" / student
+        home.mkdir(parents=True)
+        nbgrader(home, "fetch_assignment", ASSIGNMENT, "--course=echo-lab", exchange, student=True)
+        for notebook in NOTEBOOKS:
+            answer(home / ASSIGNMENT, student, notebook, nbformat.read(SOLUTIONS / f"{notebook}.ipynb", as_version=4))
+        nbgrader(home, "submit", ASSIGNMENT, "--course=echo-lab", f"--student={student}", exchange, student=True)
+    nbgrader(course, "collect", ASSIGNMENT)
     nbgrader(course, "autograde", ASSIGNMENT, "--force")
     nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
+    nbgrader(course, "release_feedback", ASSIGNMENT)
+    for student in STUDENTS:
+        nbgrader(course.parent / "students" / student, "fetch_feedback", ASSIGNMENT, "--course=echo-lab",
+                 f"--student={student}", exchange, student=True)
     return course
 
 
@@ -174,10 +196,74 @@ def test_every_notebook_with_a_mistake_loses_points(graded, student):
     assert full == {}, f"{student} got full marks despite the mistake in {sorted(full)}"
 
 
-def test_the_feedback_shows_the_student_the_checks_words(course, graded):
-    feedback = course / "feedback" / "mistakes-b" / ASSIGNMENT / "04-accept-wrapper.html"
-    html = feedback.read_text(encoding="utf-8")
+def fetched_feedback(course, student, notebook):
+    """The feedback ``student`` fetched for ``notebook``: nbgrader puts it in ASSIGNMENT/feedback/TIMESTAMP/."""
+    found = sorted((course.parent / "students" / student / ASSIGNMENT / "feedback").glob(f"*/{notebook}.html"))
+    assert len(found) == 1, found
+    return found[0].read_text(encoding="utf-8")
+
+
+def test_the_feedback_a_student_fetched_shows_the_checks_words(course, graded):
+    html = fetched_feedback(course, "mistakes-b", "04-accept-wrapper")
     assert "Score: 0.0 / 1.0" in html
     assert "The connection is registered for EVENT_READ only." in html  # what check_accept_wrapper said
-    solved = (course / "feedback" / "solutions" / ASSIGNMENT / "04-accept-wrapper.html").read_text(encoding="utf-8")
+    solved = fetched_feedback(course, "solutions", "04-accept-wrapper")
     assert "Score: 1.0 / 1.0" in solved and "accept_wrapper: passed." in solved
+
+
+# -- the course folder itself ----------------------------------------------------------------------
+
+def test_the_course_folder_is_nbgraders_with_an_exchange_inside_and_no_assignment_named_like_a_package(made):
+    course, printed = made
+    config = (course / "nbgrader_config.py").read_text()
+    assert f"c.CourseDirectory.root = {str(course)!r}" in config and course.is_absolute()
+    assert f"c.Exchange.root = {str(course / 'exchange')!r}" in config and (course / "exchange").is_dir()
+    names = sorted(p.name for p in (course / "source").iterdir())
+    assert names == [ASSIGNMENT, f"{ASSIGNMENT}-zh"], names
+    for name in names:  # a fetched assignment's folder named like a package would hide it from the code beside it
+        assert not name.isidentifier(), name
+        notebooks = sorted(p.stem for p in (course / "source" / name).glob("*.ipynb"))
+        assert notebooks == NOTEBOOKS, (name, notebooks)
+    assert str(course) in printed and ASSIGNMENT in printed
+
+
+def test_each_exercise_its_own_assignment_and_a_shared_exchange(tmp_path):
+    exchange = tmp_path / "srv" / "exchange"
+    run = subprocess.run([sys.executable, str(TEACH), "course", str(tmp_path / "course"), "--each",
+                          "--exchange", str(exchange)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    names = sorted(p.name for p in (tmp_path / "course" / "source").iterdir())
+    assert names == sorted(NOTEBOOKS + [f"{n}-zh" for n in NOTEBOOKS]), names
+    assert all(not name.isidentifier() for name in names)
+    assert f"c.Exchange.root = {str(exchange)!r}" in (tmp_path / "course" / "nbgrader_config.py").read_text()
+    assert exchange.stat().st_mode & 0o1777 == 0o1777  # every learner may submit; only the owner removes
+
+
+def test_the_formgrader_of_jupyter_started_in_the_course_folder_lists_its_assignments(course):
+    """`make teach` starts JupyterLab in the course folder: there nbgrader's Formgrader finds the course."""
+    token, port = secrets.token_hex(16), free_port()
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(course.parent / "jupyter-config"),
+               PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    args = [sys.executable, "-m", "jupyter_server", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False"]
+    if os.geteuid() == 0:
+        args.append("--allow-root")
+    server = subprocess.Popen(args, cwd=course, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/formgrader/api/assignments"
+        request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+        listed = None
+        deadline = time.monotonic() + 60
+        while listed is None:
+            assert server.poll() is None and time.monotonic() < deadline, "jupyter server did not answer"
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    listed = json.loads(response.read())
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    assignments = {a["name"]: a for a in listed}
+    assert {ASSIGNMENT, f"{ASSIGNMENT}-zh"} <= set(assignments), listed
+    assert assignments[ASSIGNMENT]["num_submissions"] == len(STUDENTS), assignments[ASSIGNMENT]

@@ -24,18 +24,27 @@ import functools
 import json
 import pathlib
 
-__all__ = ["EXERCISES", "SOLUTIONS", "Exercise"]
+__all__ = ["EXERCISES", "SOLUTIONS", "Exercise", "answers_withheld"]
 
 SOLUTIONS = pathlib.Path(__file__).with_name("solutions.json")  # written by tools/make_exercises.py
 
 
 @functools.cache
-def _written():
-    """{name: {"notebook", "minutes", "solution"}}: what tools/make_exercises.py read from the solution notebooks."""
+def _file():
     try:
-        return json.loads(SOLUTIONS.read_text(encoding="utf-8"))["exercises"]
+        return json.loads(SOLUTIONS.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise LookupError(f"{SOLUTIONS} is missing: run python tools/make_exercises.py") from None
+
+
+def _written():
+    """{name: {"notebook", "minutes", "solution"}}: what tools/make_exercises.py read from the solution notebooks."""
+    return _file()["exercises"]
+
+
+def answers_withheld():
+    """Whether this copy of the course is the learners' one, without the answers (``tools/teach.py students``)."""
+    return bool(_file().get("graded"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,15 +5,16 @@ goes from a nudge to nearly the code, and is translated when shown; the
 solution is the code between the solution notebook's markers, read from
 there by ``tools/make_exercises.py``, not written again.
 
-In a graded course (``ECHO_LAB_GRADED=1`` in the learners' environment, see
-TEACHING.md) the last hint, which is nearly the code, and ``solution()``
-say that they are off, and show nothing of the answer.
+In a graded course (``ECHO_LAB_GRADED=1`` in the learners' environment, or
+the learners' copy that ``tools/teach.py students`` makes, which has no
+answers in it; see TEACHING.md) the last hint, which is nearly the code, and
+``solution()`` say that they are off, and show nothing of the answer.
 """
 
 import os
 
 from ..i18n import _
-from .exercises import EXERCISES
+from .exercises import EXERCISES, answers_withheld
 from .results import Hint, Solution
 
 __all__ = ["GRADED", "graded", "hint", "last_hint", "solution"]
@@ -22,8 +23,8 @@ GRADED = "ECHO_LAB_GRADED"  # the environment variable that turns the last hint 
 
 
 def graded():
-    """Whether the course is graded: ``ECHO_LAB_GRADED`` is set, to anything but 0."""
-    return os.environ.get(GRADED, "0").strip() not in ("", "0")
+    """Whether the course is graded: ``ECHO_LAB_GRADED`` is set, to anything but 0, or this copy has no answers."""
+    return os.environ.get(GRADED, "0").strip() not in ("", "0") or answers_withheld()
 
 
 def _exercise(name):
