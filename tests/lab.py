@@ -301,8 +301,10 @@ def wait_for_ui(page, timeout=30_000, help_label="Help"):
                            timeout=timeout)
 
 
-def run_cells(page, indices, timeout=30_000):
-    """Run the current notebook's cells ``indices`` one by one, as Shift-Enter does; wait for each to finish."""
+def run_cells(page, indices, timeout=90_000):
+    """Run the current notebook's cells ``indices`` one by one, as Shift-Enter does; wait for each to finish
+    (at most ``timeout`` ms each: at the start of make test, three workers' kernels, JupyterLabs and
+    nbgrader share 2 cores, and one cell of exercise 01 once took more than 30 s to come back)."""
     for index in indices:
         before = page.evaluate(f"() => window.__panel.content.widgets[{index}].model.executionCount")
         page.evaluate(f"""() => {{
