@@ -81,14 +81,16 @@ teach: $(TEACH_STAMP)
 # this machine's 2 cores: most of a test's time is spent waiting on sockets, kernels and browsers (at two,
 # the cores were idle a third of the time), and what the tests check holds on a busy machine.
 WORKERS ?= 3
+# Both write Python's bytecode caches even where PYTHONDONTWRITEBYTECODE is set: pytest keeps each test file
+# as its assertions were rewritten (__pycache__/, ignored by git), which each worker would redo (2 s) every run.
 test: install
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # (no notebook among these: tests go to whichever worker is free; most of their time is spent waiting
 # on sockets, so twice as many workers as this machine's 2 cores)
 CHECK_WORKERS ?= 4
 check: install
-	$(BIN)/python -m pytest tests -n $(CHECK_WORKERS) --dist load -m "not kernel and not browser and not hub and not venv" $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest tests -n $(CHECK_WORKERS) --dist load -m "not kernel and not browser and not hub and not venv" $(PYTEST_ARGS)
 
 exercises: install
 	$(BIN)/python tools/make_exercises.py

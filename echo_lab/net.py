@@ -1,11 +1,17 @@
-"""Socket helpers the whole package shares: is a host loopback, close a selector's sockets, show bytes short,
-one entry per socket from select(), a client that sends and never reads."""
+"""Socket helpers the whole package shares: is a host loopback, close a selector's sockets, close with a
+reset, show bytes short, one entry per socket from select(), a client that sends and never reads."""
 
 import ipaddress
 import socket
+import struct
+import sys
 import time
 
-__all__ = ["close_all", "flood", "is_loopback", "one_entry_per_socket", "short_repr"]
+__all__ = ["close_all", "close_with_reset", "flood", "is_loopback", "one_entry_per_socket", "short_repr"]
+
+# SO_LINGER's value, struct linger: two ints on Linux and macOS, two unsigned shorts on Windows (Winsock's u_short
+# l_onoff, l_linger).  On: 1; for 0 s: close() drops what is unsent and sends a reset (RST).
+LINGER_0 = struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
 
 
 def is_loopback(host):
@@ -36,6 +42,13 @@ def close_all(sel):
         sel.unregister(key.fileobj)
         key.fileobj.close()
     sel.close()
+
+
+def close_with_reset(sock):
+    """Close ``sock`` with a reset (RST) instead of an orderly end (FIN): no TIME_WAIT, the peer's next
+    ``recv`` raises ``ConnectionResetError``."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_0)
+    sock.close()
 
 
 def short_repr(data, limit=80):

@@ -13,7 +13,6 @@ import re
 import resource
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from collections import defaultdict
 
 import pytest
 
+from echo_lab.net import close_with_reset
 from echo_lab.seed import messages
 from helpers import free_port
 
@@ -474,8 +474,7 @@ def test_fixed_server_reports_a_reset_on_stderr(spawn, sockets):
     client = sockets(socket.create_connection((HOST, port), timeout=5))
     client.sendall(b"ping")
     assert client.recv(4) == b"ping"  # the server is in its loop
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    client.close()  # with linger 0: a reset (RST) instead of a FIN
+    close_with_reset(client)  # with linger 0: a reset (RST) instead of a FIN
     (error,) = server.wait_for(server.err, r"^error on connection to .*ConnectionResetError", timeout=5)
     server.wait_for(server.out, r"^closing connection to ")
     assert not [line for line in server.out if "error" in line], server.out

@@ -14,10 +14,11 @@ on a hub each learner's own login does):
   mistake in it, a different one for each student (``GRADED`` in
   ``tests/data/mistakes.py``, among the mistakes the checks are tried on).
 
-The teacher collects, autogrades them all in one run, generates and releases
-the feedback, and each student fetches it.  The gradebook must say: 0 points
-for the untouched notebooks, full marks for the solutions, and less than full
-marks for every notebook with a mistake.  ``pytest -s`` shows the table of
+The students work at the same time, as in a class.  The teacher collects,
+autogrades them all in one run, generates and releases the feedback, and
+each student fetches it.  The gradebook must say: 0 points for the untouched
+notebooks, full marks for the solutions, and less than full marks for every
+notebook with a mistake.  ``pytest -s`` shows the table of
 scores.  The feedback a student fetched must show the check's words.
 
 nbgrader runs ``alembic`` as a program: the commands run with this
@@ -25,6 +26,7 @@ environment's ``bin/`` first on ``PATH``, as in an activated virtualenv.
 Every command is bounded (:data:`COMMAND_TIMEOUT`).
 """
 
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -128,20 +130,26 @@ def course(made):
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     nbgrader(course, "release_assignment", ASSIGNMENT, "--force")
     exchange = f"--Exchange.root={course / 'exchange'}"  # what the students' own nbgrader_config.py says
-    for student in STUDENTS:
+
+    def work(student):  # fetch, answer, submit: the students at the same time, as in a class
         home = course.parent / "students" / student
         home.mkdir(parents=True)
         nbgrader(home, "fetch_assignment", ASSIGNMENT, "--course=echo-lab", exchange, student=True)
         for notebook in NOTEBOOKS:
             answer(home / ASSIGNMENT, student, notebook, nbformat.read(SOLUTIONS / f"{notebook}.ipynb", as_version=4))
         nbgrader(home, "submit", ASSIGNMENT, "--course=echo-lab", f"--student={student}", exchange, student=True)
-    nbgrader(course, "collect", ASSIGNMENT)
-    nbgrader(course, "autograde", ASSIGNMENT, "--force")
-    nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
-    nbgrader(course, "release_feedback", ASSIGNMENT)
-    for student in STUDENTS:
+
+    def fetch_feedback(student):
         nbgrader(course.parent / "students" / student, "fetch_feedback", ASSIGNMENT, "--course=echo-lab",
                  f"--student={student}", exchange, student=True)
+
+    with concurrent.futures.ThreadPoolExecutor(len(STUDENTS)) as students:
+        list(students.map(work, STUDENTS))  # (list: raises the first student's failure)
+        nbgrader(course, "collect", ASSIGNMENT)
+        nbgrader(course, "autograde", ASSIGNMENT, "--force")
+        nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
+        nbgrader(course, "release_feedback", ASSIGNMENT)
+        list(students.map(fetch_feedback, STUDENTS))
     return course
 
 

@@ -80,6 +80,11 @@ def test_the_runner_reports_a_thread_that_gives_up_during_a_pause(flawed):
     assert done.returncode == 1
     assert "impatient.ipynb cell 0: after a 2 s pause: a thread died: TimeoutError" in done.stdout
     assert "impatient.ipynb cell 1: ConnectionRefusedError" in done.stdout
+    done = pace("restart", "--pause", 2, impatient, timeout=120)  # the pause before and after the restart
+    assert done.returncode == 1
+    assert "impatient.ipynb cell 0: before the restart, after a 2 s pause: a thread died: TimeoutError" in done.stdout
+    assert "impatient.ipynb cell 0: after a restart and a 2 s pause: a thread died: TimeoutError" in done.stdout
+    assert done.stdout.splitlines()[-1].startswith("pace restart (a 2 s pause after every cell): 1 notebooks")
 
 
 def test_the_runner_reports_what_a_second_run_breaks_or_leaves_behind(flawed):

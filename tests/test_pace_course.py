@@ -2,10 +2,10 @@
 
 nbval runs each cell straight after the last.  These tests run the notebooks
 the way people do: every code cell twice in a row (lessons and solutions;
-tests/test_make_exercises.py runs each unfinished exercise twice), a pause
-after every cell (the lessons, all at once), and a kernel restart halfway
-(the lessons).  The paced run mostly sleeps, so it runs in the background
-while the others go on.  The runner's own tests are in tests/test_pace.py.
+tests/test_make_exercises.py runs each unfinished exercise twice), and a
+kernel restart halfway with a pause after every cell (the lessons, all at
+once).  The paced run mostly sleeps, so it runs in the background while the
+others go on.  The runner's own tests are in tests/test_pace.py.
 """
 
 import os
@@ -21,8 +21,11 @@ FOLDERS = ["notebooks", "solutions"]
 
 @pytest.fixture(scope="module")
 def paced_run():
-    """The lessons with a pause after every code cell, started at once, read at the end."""
-    proc = subprocess.Popen([sys.executable, str(PACE), "pause", PAUSE, "notebooks"], cwd=ROOT, text=True,
+    """The lessons with a restart halfway and a pause after every code cell, started at once, read at the end.
+
+    It also answers select() as macOS's kqueue does, READ first, and keeps two of Windows' rules (below)."""
+    proc = subprocess.Popen([sys.executable, str(PACE), "restart", "--pause", PAUSE, "--split", "read-first",
+                             "--windows", "notebooks"], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     yield proc
     if proc.poll() is None:
@@ -32,7 +35,7 @@ def paced_run():
 
 # The runs twice and after a restart also answer select() as macOS's kqueue does (--split): a socket ready
 # for READ and WRITE comes back as two entries, WRITE first in one run and READ first in the other; the
-# restart run also keeps two of Windows' rules (--windows: select() on sockets only, no SIGINT for a child).
+# paced restart run also keeps two of Windows' rules (--windows: select() on sockets only, no SIGINT for a child).
 # The lessons that measure (09-12) run twice while a process keeps every core busy (--load), beside the
 # test files running on the other workers, as a classroom's machine is: what they print and check must
 # hold when the CPU is shared.
@@ -60,14 +63,11 @@ def test_the_measuring_lessons_run_twice_on_a_loaded_machine(paced_run):
     assert " 0 errors" in done.stdout.splitlines()[-1]
 
 
-def test_every_lesson_runs_from_the_top_after_a_restart_halfway(paced_run):
-    done = pace("restart", "--split", "read-first", "--windows", "notebooks")
-    print(errors(done.stdout))
-    assert done.returncode == 0, errors(done.stdout)
-
-
-def test_every_lesson_survives_a_pause_after_every_cell(paced_run):
+def test_every_lesson_runs_from_the_top_after_a_restart_halfway_read_with_a_pause_after_every_cell(paced_run):
     out, _ = paced_run.communicate(timeout=600)
     print(errors(out))
     assert paced_run.returncode == 0, errors(out)
-    assert f"pace pause: {len(list((ROOT / 'notebooks').glob('*.ipynb')))} notebooks" in out
+    lessons = len(list((ROOT / "notebooks").glob("*.ipynb")))
+    assert (f"pace restart (READ|WRITE split, read-first) (Windows' select and signals) (a {PAUSE} s pause after "
+            f"every cell): {lessons} notebooks") in out, out[-2000:]
+    assert " 0 errors" in out.splitlines()[-1]

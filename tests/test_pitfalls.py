@@ -10,7 +10,6 @@ often ``select()`` woke up.
 import errno
 import selectors
 import socket
-import struct
 import sys
 import threading
 import time
@@ -18,7 +17,7 @@ import time
 import pytest
 
 from echo_lab import fixed, seed
-from echo_lab.net import flood
+from echo_lab.net import close_with_reset, flood
 from helpers import free_port, recv_exactly, round_trip, unacknowledged, wait_until
 
 HOST = "127.0.0.1"
@@ -306,8 +305,7 @@ def reset_connection(srv, sockets):
     bad = connect(srv, sockets)
     assert round_trip(bad, b"bye") == b"bye"
     addr = bad.getsockname()
-    bad.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    bad.close()
+    close_with_reset(bad)
     return addr
 
 

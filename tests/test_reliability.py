@@ -57,7 +57,7 @@ from hypothesis import strategies as st
 
 from echo_lab import BackgroundServer, Recorder, fixed, net, run_client, seed
 from echo_lab.checks import solution
-from echo_lab.net import flood
+from echo_lab.net import close_with_reset, flood
 from echo_lab.run import background
 from helpers import open_fds, recv_exactly, round_trip, wait_until
 
@@ -536,8 +536,7 @@ def test_reset_mid_transfer_closes_only_that_connection():
             me = rude.getsockname()
             rude.sendall(payload("rude", 0, 200 * KiB))  # fits in the server's buffers
             assert len(rude.recv(KiB)) > 0  # the echo has started
-            rude.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            rude.close()  # RST, with most of the echo still on its way
+            close_with_reset(rude)  # RST, with most of the echo still on its way
             wait_until(lambda: any(line.startswith(f"error on connection to {me}") for line in server.log),
                        what="the server's error line")
             (line,) = [line for line in server.log if line.startswith(f"error on connection to {me}")]

@@ -3,18 +3,20 @@
     python tools/pace.py pause SECONDS [paths...]   # a pause after every code cell
     python tools/pace.py twice [paths...]           # every code cell run twice in a row
     python tools/pace.py restart [paths...]         # half the cells, a kernel restart, then all
+    ... restart --pause SECONDS                     # and a pause after every code cell
     ... --split write-first|read-first              # select() as macOS's kqueue answers it (each mode)
     ... --windows                                   # select() on sockets only, no SIGINT for a child
     ... --load N                                    # N processes that keep a CPU busy meanwhile
 
 nbval runs each cell straight after the last.  A learner reads between cells
 (pause), runs a cell again by accident (twice), or restarts the kernel
-halfway with a server running and starts again from the top (restart).
+halfway with a server running and starts again from the top (restart), reading
+on between cells (restart --pause: both in one run).
 
-Paths are notebooks or folders of them (default: ``notebooks/``).  In pause
-mode every notebook runs at the same time, each in a kernel of its own, so the
-wall time stays near that of the longest notebook; the other modes run
-``--jobs`` notebooks at a time (default 2).
+Paths are notebooks or folders of them (default: ``notebooks/``).  With a
+pause, every notebook runs at the same time, each in a kernel of its own, so
+the wall time stays near that of the longest notebook; otherwise ``--jobs``
+notebooks run at a time (default 2).
 
 What counts as an error, reported with notebook, cell (0-based, as in
 JupyterLab's cell list) and message:
@@ -298,18 +300,22 @@ async def twice(run, _):
                                             f"{was[line:line + 1]}")
 
 
-async def restart(run, _):
+async def restart(run, pause):
     code = run.code_cells()
     async with started(run):
         await run.run(SETUP)
         for index in code[:len(code) // 2]:
             await run.execute(index, "before the restart: ")
+            if pause:
+                await asyncio.sleep(pause)
+                await run.thread_errors(index, f"before the restart, after a {pause:g} s pause: ")
         await run.client.km.restart_kernel(now=False)  # as Kernel > Restart: ipykernel ends its children
         await run.client.kc.wait_for_ready(timeout=60)
         await run.run(SETUP)
         for index in code:
             await run.execute(index, "after a restart: ")
-            await run.thread_errors(index, "after a restart: ")
+            await asyncio.sleep(pause)
+            await run.thread_errors(index, f"after a restart{f' and a {pause:g} s pause' if pause else ''}: ")
 
 
 MODES = {"pause": paced, "twice": twice, "restart": restart}
@@ -325,7 +331,7 @@ async def main_async(mode, paths, pause, jobs, cell_timeout):
 
     sockets = tempfile.mkdtemp(prefix="pace-")
     runs = [Run(path, cell_timeout, report, sockets) for path in notebooks(paths)]
-    limit = asyncio.Semaphore(len(runs) if mode == "pause" else jobs)
+    limit = asyncio.Semaphore(len(runs) if pause else jobs)
 
     async def one(run):
         async with limit:
@@ -380,10 +386,12 @@ def main(argv=None):
     pause = modes.add_parser("pause", help="a pause of SECONDS after every code cell")
     pause.add_argument("seconds", type=positive)
     modes.add_parser("twice", help="every code cell run twice in a row")
-    modes.add_parser("restart", help="half the cells, a kernel restart, then every cell from the top")
+    restart_ = modes.add_parser("restart", help="half the cells, a kernel restart, then every cell from the top")
+    restart_.add_argument("--pause", dest="seconds", type=positive, default=0, metavar="SECONDS",
+                          help="and a pause of SECONDS after every code cell (all notebooks at once)")
     for sub in modes.choices.values():
         sub.add_argument("paths", nargs="*", help="notebooks or folders (default: notebooks/)")
-        sub.add_argument("--jobs", type=int, default=2, help="notebooks at a time (twice, restart)")
+        sub.add_argument("--jobs", type=int, default=2, help="notebooks at a time without a pause")
         sub.add_argument("--cell-timeout", type=positive, default=60, help="seconds per cell (default 60)")
         sub.add_argument("--split", choices=sorted(SPLIT_ORDERS),
                          help="report READ|WRITE as two entries in this order, as macOS's kqueue does")
@@ -408,6 +416,7 @@ def main(argv=None):
     split = f" (READ|WRITE split, {args.split})" if args.split else ""
     split += " (Windows' select and signals)" if args.windows else ""
     split += f" (under a load of {args.load} busy processes)" if args.load else ""
+    split += f" (a {args.seconds:g} s pause after every cell)" if args.mode == "restart" and args.seconds else ""
     print(f"pace {args.mode}{split}: {len(runs)} notebooks, {cells} code cells, {len(errors)} errors "
           f"in {time.monotonic() - started:.0f} s")
     return 1 if errors else 0

@@ -36,13 +36,13 @@ import concurrent.futures
 import time
 
 from ..i18n import _
+from ..net import close_with_reset
 from .exception_hints import exception_hint
 from .protocol_clients import (
     FLOOD,
     FLOOD_SECONDS,
     KiB,
     MiB,
-    close_with_reset,
     drain_flood,
     exchange,
     flood,
@@ -181,6 +181,7 @@ def check_echo_protocol(protocol_class):
             try:
                 message = _body(trial, server)
             except concurrent.futures.TimeoutError:
+                server.stop(timeout=0)  # the loop is stuck in a method: no use waiting for it to stop
                 raise Wrong(_("The server's loop did not answer within {timeout:g} s: one of your "
                                "methods blocks or loops forever.").format(timeout=NET_TIMEOUT),
                              _("Each method should do its bit and return: asyncio calls it again when "

@@ -4,8 +4,7 @@
   is back (optionally half-closing once it is sent);
 * :func:`flood`: send up to :data:`FLOOD` bytes and read nothing, until TCP
   pushes back, noting the most the server held meanwhile;
-* :func:`drain_flood`: read a flood's echo back, and find the first wrong byte;
-* :func:`close_with_reset`: end a connection with a reset.
+* :func:`drain_flood`: read a flood's echo back, and find the first wrong byte.
 
 A flood is :data:`PATTERN` repeated (:func:`flood_bytes`), so that a lost,
 doubled or swapped byte shows in what comes back.  Every wait is bounded by
@@ -15,14 +14,13 @@ a deadline, :data:`NET_TIMEOUT` or :data:`FLOOD_SECONDS`.
 import contextlib
 import selectors
 import socket
-import struct
 import time
 
 from .. import net
 from .protocol_server import SMALL_BUFFER
 from .trial import NET_TIMEOUT
 
-__all__ = ["FLOOD", "FLOOD_SECONDS", "KiB", "MiB", "close_with_reset", "drain_flood", "exchange", "flood",
+__all__ = ["FLOOD", "FLOOD_SECONDS", "KiB", "MiB", "drain_flood", "exchange", "flood",
            "flood_bytes"]
 
 KiB, MiB = 1024, 1024 * 1024
@@ -120,7 +118,3 @@ def drain_flood(sock, sent, seconds=FLOOD_SECONDS):
     return got, wrong, ended
 
 
-def close_with_reset(sock):
-    """Close ``sock`` with a reset (RST) instead of an orderly end."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()

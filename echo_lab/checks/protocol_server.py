@@ -116,9 +116,10 @@ class ProtocolServer(Served):
         if not self.runner.running:  # a thread that could not be ended still holds it
             self.loop.close()
 
-    def stop(self, raise_error=False):
-        """Close the server and every connection, stop the loop (bounded); raises nothing unless asked."""
-        self.runner.stop(raise_error=raise_error)
+    def stop(self, raise_error=False, timeout=None):
+        """Close the server and every connection, stop the loop (waiting at most ``timeout`` s, by default
+        the server's, before its thread is ended); raises nothing unless asked."""
+        self.runner.stop(timeout, raise_error=raise_error)
 
     def __exit__(self, exc_type, exc, tb):
         self.stop()

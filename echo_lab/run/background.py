@@ -34,7 +34,6 @@ How it stays safe in a notebook:
 import contextlib
 import selectors
 import socket
-import struct
 import time
 import warnings
 
@@ -191,7 +190,7 @@ class BackgroundServer(Served):
             if isinstance(sock, socket.socket) and key.data not in (None, _WAKE):
                 # close with an RST: no TIME_WAIT on our side, the port is free at once
                 with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, net.LINGER_0)
             sock.close()
         self._wake_w.close()
         self._wake_r.close()
