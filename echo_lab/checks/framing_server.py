@@ -26,7 +26,7 @@ from .wire import MESSAGES, TOO_LONG, frame, reference_take_messages
 
 __all__ = ["check_over_sockets"]
 
-SLOW_LIMIT = 60  # seconds: the longest a server that keeps moving may take to answer
+SLOW_LIMIT = 60  # seconds: the longest a server still at work may take to answer
 
 
 def _message_server(trial, function):
@@ -81,25 +81,29 @@ def _way_words(way):
             "odd pieces": _("odd pieces")}.get(way, way)
 
 
-def _talk(trial, address, pieces, progress):
-    """Send MESSAGES cut into ``pieces``; return the replies the check's own reader found.
+def _talk(trial, server, pieces):
+    """Send MESSAGES cut into ``pieces`` to ``server``; return the replies the check's own reader found.
 
-    Waits while ``progress()`` (the server's select() calls) moves: a busy machine's server may take
-    seconds over five messages sent a byte at a time; a server that has stopped moving for
-    :data:`NET_TIMEOUT` s (or :data:`SLOW_LIMIT` s in all) ends the wait with ``TimeoutError``."""
-    with trial.connect(address) as client:
+    Waits while the server works: a busy machine's server may take seconds over five messages sent a
+    byte at a time.  It gives up (``TimeoutError``) once the server has read every byte and waits in
+    select() with nothing moving for :data:`NET_TIMEOUT` s (it has answered all it will), or after
+    :data:`SLOW_LIMIT` s in all."""
+    recorder, size = server.recorder, sum(map(len, pieces))
+    before = recorder.bytes_received
+    with trial.connect(server.address) as client:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for piece in pieces:
             client.sendall(piece)
         replies, inbox = [], types.SimpleNamespace(inb=bytearray())
-        start, seen = time.monotonic(), progress()
+        start, seen = time.monotonic(), recorder.calls
         while len(replies) < len(MESSAGES):
             try:
                 chunk = client.recv(65536)
             except TimeoutError:
-                if progress() == seen or time.monotonic() - start > SLOW_LIMIT:
+                idle = recorder.selecting and recorder.calls == seen and recorder.bytes_received - before >= size
+                if idle or time.monotonic() - start > SLOW_LIMIT:
                     raise
-                seen = progress()
+                seen = recorder.calls
                 continue
             if not chunk:
                 break
@@ -116,7 +120,7 @@ def check_over_sockets(trial, function):
         with server:
             for way, cut in WAYS.items():
                 try:
-                    replies = _talk(trial, server.address, cut(wire), lambda: server.recorder.calls)
+                    replies = _talk(trial, server, cut(wire))
                 except OSError as exc:
                     server.check()  # if the learner's function failed on the server's thread: that
                     raise Wrong(_("A server using your `take_messages`, sent five messages ({way}), "

@@ -158,6 +158,7 @@ class Recorder(selectors.BaseSelector):
         self._names = {}  # fd -> label given with set_label, used at the next register
         self._watched = weakref.WeakSet()  # the sockets switched to self._socket_class
         self._socket_class = None  # made at the first socket watched
+        self.selecting = False  # True while a select() call waits
 
     # -- recording -------------------------------------------------------
     def _add(self, kind, fd, label=None, events=0, ready=0, nbytes=0):
@@ -210,7 +211,11 @@ class Recorder(selectors.BaseSelector):
         return key
 
     def select(self, timeout=None):
-        ready = self.selector.select(timeout)
+        self.selecting = True  # inside select(): the loop has done what it had to, and waits
+        try:
+            ready = self.selector.select(timeout)
+        finally:
+            self.selecting = False
         self.calls += 1
         self._add("select", -1, "", ready=len(ready))
         for key, mask in ready:
