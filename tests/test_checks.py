@@ -28,6 +28,7 @@ from data.mistakes import MISTAKES, mistaken, mutate
 from echo_lab import Recorder, checks, seed
 from echo_lab.checks.client_functions import MSG1, MSG2
 from echo_lab.checks.observe import mask_words
+from helpers import cannot
 
 pytestmark = pytest.mark.usefixtures("no_server_left")
 
@@ -131,6 +132,48 @@ def test_a_plausible_mistake_is_reported_with_what_it_did(exercise, case, words)
     assert f'hint("{exercise}")' in repr(result)
     if result.traceback:  # the learner's lines only: not echo_lab's, not Python's own socket.py
         assert "echo_lab" not in result.traceback and "socket.py" not in result.traceback, result.traceback
+
+
+# Where a non-blocking send() takes a whole MiB at once (Windows may: it keeps what a send is given while its
+# buffer has room), a small SO_SNDBUF forces no partial send; the checks make one themselves
+# (observe.sending_part). Simulated here by a send buffer of 16 MiB wherever a check asks for a small one
+# (SO_SNDBUFFORCE: Linux, with CAP_NET_ADMIN). The bug hunt's check (08) makes the send after its client's
+# 1 MiB upload take part; this cannot show it: the 16 MiB buffer takes the echo as it is read, where
+# Windows' small one lets it pile up in data.outb.
+SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
+TAKES_PART = [("service_connection", "clears-outb"), ("service_connection", "sendall")]
+
+
+@pytest.fixture
+def sends_take_a_whole_mib(monkeypatch):
+    real = socket.socket.setsockopt
+    with socket.socket() as probe:
+        try:
+            real(probe, socket.SOL_SOCKET, SO_SNDBUFFORCE, 16 * 2**20)
+        except (OSError, AttributeError) as error:
+            cannot("the checks where send() takes a whole MiB", f"SO_SNDBUFFORCE needs Linux and CAP_NET_ADMIN "
+                   f"(root): {error}")
+
+    def setsockopt(self, level, option, *value):
+        if (level, option) == (socket.SOL_SOCKET, socket.SO_SNDBUF):
+            return real(self, level, SO_SNDBUFFORCE, 16 * 2**20)
+        return real(self, level, option, *value)
+
+    monkeypatch.setattr(socket.socket, "setsockopt", setsockopt)
+    with socket.create_server(("127.0.0.1", 0)) as server, socket.create_connection(server.getsockname()) as a:
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        a.setblocking(False)
+        assert a.send(bytes(2**20)) == 2**20, "the simulation: send() took part of 1 MiB"
+
+
+@pytest.mark.parametrize("exercise, case", TAKES_PART, ids=[f"{e}-{c}" for e, c in TAKES_PART])
+def test_a_mistake_with_the_unsent_rest_is_caught_where_send_takes_a_whole_mib(sends_take_a_whole_mib, exercise,
+                                                                               case):
+    result = check(exercise, mistaken(exercise, case, solution_code(exercise)))
+    assert result.outcome == "wrong", result
+    words = next(w for c, _change, w in MISTAKES[exercise] if c == case)
+    assert words[0] in result.message, result
+    assert check(exercise, solution_code(exercise)).passed
 
 
 def test_every_exercise_has_at_least_five_plausible_mistakes():

@@ -10,6 +10,7 @@ closed?), serving the tutorial's clients with the learner's handlers on a
 message uses for an event mask.
 """
 
+import errno
 import selectors
 import socket
 import time
@@ -22,8 +23,10 @@ from ..watch.recorder import Recorder, mask_name
 from .tracebacks import learner_frames
 from .trial import HOST, NET_TIMEOUT, READ, WRITE, Wrong
 
-__all__ = ["blocking_hint", "check_closed", "events_of", "expect_return", "is_registered", "mask_words",
-           "recv_upto", "reference_client", "reference_server", "serve_clients", "wait_key"]
+__all__ = ["PART", "blocking_hint", "check_closed", "events_of", "expect_return", "is_registered", "mask_words",
+           "recv_upto", "reference_client", "reference_server", "sending_part", "serve_clients", "wait_key"]
+
+PART = 4096  # bytes: the most a send() takes once a check has called sending_part()
 
 
 def mask_words(mask):
@@ -54,6 +57,29 @@ def blocking_hint(error):
         return _("`send` raised BlockingIOError: the send buffer is full. Send only on EVENT_WRITE, and "
                  "keep what was not sent in data.outb.")
     return _recv_only_on_read()
+
+
+def sending_part(sock):
+    """``sock``'s next ``send`` takes at most :data:`PART` bytes of what it is given (``sendall`` raises
+    ``BlockingIOError`` after them), as a full send buffer makes it do: a partial send on every system.
+
+    Linux's non-blocking ``send()`` takes only part of 1 MiB by itself once the send buffer is small;
+    Windows' may take all of it at once (it keeps what a send is given), and a server that loses the rest
+    would pass.  After that call ``sock`` is as it was (a socket a Recorder watches is still recorded).
+    """
+    watched = type(sock)
+
+    def send(self, data, *flags):
+        self.__class__ = watched
+        return watched.send(self, data[:PART], *flags)
+
+    def sendall(self, data, *flags):
+        self.__class__ = watched
+        if watched.send(self, data[:PART], *flags) < len(data):
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    sock.__class__ = type(watched.__name__, (watched,), {"__slots__": (), "__module__": watched.__module__,
+                                                         "send": send, "sendall": sendall})
 
 
 def wait_key(sel, sock, bits, timeout=NET_TIMEOUT):

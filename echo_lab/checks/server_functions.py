@@ -20,6 +20,7 @@ from .observe import (
     mask_words,
     recv_upto,
     reference_server,
+    sending_part,
     serve_clients,
     wait_key,
 )
@@ -205,13 +206,15 @@ def _service_connection(trial, fn):
 
 
 def _partial_send(trial, fresh, call):
-    """A big outb and small buffers: send() takes only part; the rest must stay in outb."""
+    """A big outb, and a send() that takes only part (on any system); the rest must stay in outb."""
     conn, client, data = _server_side(trial, fresh)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     big = bytes(range(256)) * 4096  # 1 MiB
     data.outb = big
     since = len(fresh.events())
-    call(wait_key(fresh, conn, WRITE), WRITE, "EVENT_WRITE")
+    key = wait_key(fresh, conn, WRITE)  # (select() returned it: the Recorder watches it, records its sends)
+    sending_part(conn)
+    call(key, WRITE, "EVENT_WRITE")
     sent = sum(e.nbytes for e in fresh.events()[since:] if e.kind == "send" and e.fd == conn.fileno())
     if 0 < sent < len(big) and data.outb != big[sent:]:
         if not data.outb:
