@@ -32,6 +32,9 @@ functions), so a lesson can put the two side by side.  What changes, and why:
   while the old connections sit in TIME_WAIT.  (On Linux the connections
   keep the option of the socket they came from: after the tutorial's
   server, which does not set it, the port stays taken for about 60 s.)
+  Not on Windows, where it would let another socket bind the port the
+  server listens on (as ``socket.create_server`` leaves it there); there
+  ``SO_EXCLUSIVEADDRUSE`` keeps the port the server's alone.
 * **Clean shutdown.**  :func:`close_all` (from :mod:`echo_lab.net`) unregisters and
   closes every socket.
 * **The client** checks the result of ``connect_ex`` and the socket's
@@ -70,14 +73,17 @@ READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
 def fixed_listening_socket(sel, host, port, print=print, backlog=1024):
-    """Like the tutorial's, with ``SO_REUSEADDR`` and a backlog for bursts.
+    """Like the tutorial's, with ``SO_REUSEADDR`` (Windows: ``SO_EXCLUSIVEADDRUSE``) and a backlog for bursts.
 
     Returns the socket; the printed address has the real port (for port 0).
     Raises ``OSError`` from ``bind`` after closing the socket.
     """
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):  # Windows
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         lsock.bind((host, port))
         lsock.listen(backlog)
     except BaseException:

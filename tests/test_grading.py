@@ -15,8 +15,9 @@ on a hub each learner's own login does):
   ``tests/data/mistakes.py``, among the mistakes the checks are tried on).
 
 The students work at the same time, as in a class.  The teacher collects,
-autogrades them all in one run, generates and releases the feedback, and
-each student fetches it.  The gradebook must say: 0 points for the untouched
+autogrades each student's submission in a process of its own, all at once
+(TEACHING.md: most of autograde's time is waiting), generates and releases
+the feedback, and each student fetches it.  The gradebook must say: 0 points for the untouched
 notebooks, full marks for the solutions, and less than full marks for every
 notebook with a mistake.  ``pytest -s`` shows the table of
 scores.  The feedback a student fetched must show the check's words.
@@ -139,6 +140,9 @@ def course(made):
             answer(home / ASSIGNMENT, student, notebook, nbformat.read(SOLUTIONS / f"{notebook}.ipynb", as_version=4))
         nbgrader(home, "submit", ASSIGNMENT, "--course=echo-lab", f"--student={student}", exchange, student=True)
 
+    def autograde(student):  # one process per student, at the same time: the gradebook (SQLite) is shared
+        nbgrader(course, "autograde", ASSIGNMENT, f"--student={student}", "--force")
+
     def fetch_feedback(student):
         nbgrader(course.parent / "students" / student, "fetch_feedback", ASSIGNMENT, "--course=echo-lab",
                  f"--student={student}", exchange, student=True)
@@ -146,7 +150,7 @@ def course(made):
     with concurrent.futures.ThreadPoolExecutor(len(STUDENTS)) as students:
         list(students.map(work, STUDENTS))  # (list: raises the first student's failure)
         nbgrader(course, "collect", ASSIGNMENT)
-        nbgrader(course, "autograde", ASSIGNMENT, "--force")
+        list(students.map(autograde, STUDENTS))
         nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
         nbgrader(course, "release_feedback", ASSIGNMENT)
         list(students.map(fetch_feedback, STUDENTS))

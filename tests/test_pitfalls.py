@@ -376,6 +376,20 @@ def test_restart_at_once(make_server, sockets):
     assert round_trip(client, b"again") == b"again"
 
 
+def test_the_fixed_listening_socket_sets_so_reuseaddr_here_and_so_exclusiveaddruse_on_windows(monkeypatch):
+    def options():
+        with selectors.DefaultSelector() as sel:
+            lsock = fixed.fixed_listening_socket(sel, HOST, 0, print=quiet)
+            with lsock:
+                return [lsock.getsockopt(socket.SOL_SOCKET, o) for o in (socket.SO_REUSEADDR, socket.SO_KEEPALIVE)]
+
+    assert options() == [1, 0]
+    # Where socket has SO_EXCLUSIVEADDRUSE (Windows), that is set and SO_REUSEADDR is not (there it would let
+    # another socket bind the port). Here the constant stands for a harmless option, SO_KEEPALIVE.
+    monkeypatch.setattr(socket, "SO_EXCLUSIVEADDRUSE", socket.SO_KEEPALIVE, raising=False)
+    assert options() == [0, 1]
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="Linux's bind rule for TIME_WAIT sockets")
 def test_restart_after_seed_server_needs_reuseaddr_on_the_old_socket_too(make_server, sockets):
     """On Linux, SO_REUSEADDR on the new socket is not enough: the TIME_WAIT
