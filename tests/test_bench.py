@@ -173,6 +173,42 @@ def test_pin_stays_within_the_cpus_this_process_may_use():
     assert out.stdout.strip() == str([allowed[-1]]), "pinned outside the CPUs it was allowed"
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's")
+def test_pin_leaves_shared_cpus_alone_under_a_hub():
+    """A hub's learners share the host's CPUs: pinning every learner's servers to the first would pile them up."""
+    allowed = sorted(os.sched_getaffinity(0))
+    code = "import os; from echo_lab import bench; bench.pin(0); print(sorted(os.sched_getaffinity(0)))"
+    run = lambda env: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,  # noqa: E731
+                                     timeout=60, env=env)
+    hub = run(dict(os.environ, JUPYTERHUB_USER="learner01"))
+    assert hub.returncode == 0 and hub.stdout.strip() == str(allowed), hub.stdout + hub.stderr
+    from echo_lab.bench.measuring import shared_cpus
+    if shared_cpus() is None and len(allowed) > 1:  # this machine's CPUs are the benchmark's: pinned
+        alone = run({k: v for k, v in os.environ.items() if k != "JUPYTERHUB_USER"})
+        assert alone.stdout.strip() == str(allowed[:1]), alone.stdout + alone.stderr
+
+
+def test_a_cpu_quota_is_read_from_cgroup_v2_and_v1(tmp_path):
+    from echo_lab.bench import measuring
+
+    def machine(cgroup, files):  # /proc/self/cgroup, and files under /sys/fs/cgroup
+        where = tmp_path / str(len(list(tmp_path.iterdir())))
+        where.mkdir()
+        for path, text in files.items():
+            (where / path).parent.mkdir(parents=True, exist_ok=True)
+            (where / path).write_text(text)
+        (where / "cgroup").write_text(cgroup)
+        return measuring.cpu_quota(where / "cgroup", where / "fs")
+
+    assert machine("0::/user/learner\n", {"fs/user/learner/cpu.max": "150000 100000\n"}) == 1.5
+    assert machine("0::/\n", {"fs/cpu.max": "max 100000\n"}) is None
+    assert machine("4:cpu,cpuacct:/pod1\n0::/\n", {"fs/cpu/pod1/cpu.cfs_quota_us": "200000\n",
+                                                    "fs/cpu/pod1/cpu.cfs_period_us": "100000\n"}) == 2
+    assert machine("1:cpu:/\n0::/\n", {"fs/cpu/cpu.cfs_quota_us": "-1\n",
+                                       "fs/cpu/cpu.cfs_period_us": "100000\n"}) is None
+    assert machine("", {}) is None  # nothing to read: no quota known
+
+
 def test_without_a_compiler_the_c_tests_skip_saying_why_and_fail_under_ci():
     """These tests' own rule, run in a pytest whose PATH has no C compiler."""
     bindir = os.path.dirname(sys.executable)

@@ -7,7 +7,8 @@ Each server runs in its own process pinned to the first CPU this process
 may use (CPU 0 on a whole machine; a container may allow others); the load
 client (``loadgen.c``, compiled with the system's C compiler on first use,
 since a Python client tops out below what a good server answers) runs
-pinned to the second.  It needs Linux (``/proc``, CPU affinity, epoll).
+pinned to the second (neither pinned where the CPUs are shared: a hub's
+server, a CPU quota).  It needs Linux (``/proc``, CPU affinity, epoll).
 Every figure comes from the same run, and each ratio pairs two
 measurements taken seconds apart in the same round; the median of the
 rounds (5 by default) is printed with its spread.  So the ratios are fair on

@@ -1,7 +1,8 @@
 """Measuring a server: its process, the load client against it, and what ``/proc`` says it used.
 
 The server runs pinned to the first CPU this process may use, the load
-client to the second (:func:`pin`).  CPU time, memory and open sockets are
+client to the second (:func:`pin`), unless the CPUs are shared (a hub's
+server, a CPU quota: :func:`shared_cpus`).  CPU time, memory and open sockets are
 read from ``/proc`` (Linux).
 """
 
@@ -17,7 +18,8 @@ import time
 from .load import WARM_UP
 
 __all__ = ["CLIENT_CPU", "SERVER_CPU", "START_TIMEOUT", "Server", "connection_capacity", "count_sockets",
-           "cpu_seconds", "idle_cost", "measure", "pin", "raise_fd_limit", "rss_kib", "run_load"]
+           "cpu_quota", "cpu_seconds", "idle_cost", "measure", "pin", "raise_fd_limit", "rss_kib", "run_load",
+           "shared_cpus"]
 
 SERVER_CPU, CLIENT_CPU = 0, 1  # the first and the second of the CPUs this process may use
 START_TIMEOUT = 30  # seconds for a server process to say its port
@@ -25,13 +27,42 @@ START_TIMEOUT = 30  # seconds for a server process to say its port
 
 # -- the process and /proc ---------------------------------------------------
 
+def cpu_quota(cgroup="/proc/self/cgroup", root="/sys/fs/cgroup"):
+    """This process's CPU quota from its cgroup, in CPUs (cgroup v2's ``cpu.max``, v1's ``cpu.cfs_quota_us``);
+    None when it has none, or none can be read."""
+    try:
+        groups = dict(line.split(":", 2)[1:] for line in pathlib.Path(cgroup).read_text().splitlines())
+        root = pathlib.Path(root)
+        if "" in groups and (root / groups[""].lstrip("/") / "cpu.max").exists():  # v2
+            quota, period = (root / groups[""].lstrip("/") / "cpu.max").read_text().split()[:2]
+        else:  # v1: the cpu controller's group
+            group = root / "cpu" / next(path for names, path in groups.items() if "cpu" in names.split(",")).lstrip("/")
+            quota, period = ((group / f"cpu.cfs_{name}_us").read_text().strip() for name in ("quota", "period"))
+        return None if quota in ("max", "-1") else int(quota) / int(period)
+    except (OSError, ValueError, StopIteration):
+        return None
+
+
+def shared_cpus():
+    """Why this machine's CPUs are not the benchmark's to pin, or None where they are: under a JupyterHub
+    (``JUPYTERHUB_USER``: every learner's servers would land on the same two CPUs), or in a cgroup with a CPU
+    quota (the quota, not any one CPU, is what this process has)."""
+    if os.environ.get("JUPYTERHUB_USER"):
+        return "a JupyterHub's server, beside other learners'"
+    quota = cpu_quota()
+    if quota is not None:
+        return f"a quota of {quota:g} CPUs"
+    return None
+
+
 def pin(index):
-    """Pin this process to the ``index``-th CPU it may use; unpinned if it may use fewer.
+    """Pin this process to the ``index``-th CPU it may use; unpinned if it may use fewer, or if the CPUs are
+    shared (:func:`shared_cpus`).
 
     ``os.sched_getaffinity``, not ``os.cpu_count``: a container may allow
     only some of the machine's CPUs, and not necessarily CPU 0.
     """
-    if hasattr(os, "sched_setaffinity"):
+    if hasattr(os, "sched_setaffinity") and shared_cpus() is None:
         allowed = sorted(os.sched_getaffinity(0))
         if index < len(allowed):
             os.sched_setaffinity(0, {allowed[index]})

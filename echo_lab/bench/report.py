@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from .build import CompileError, loadgen_path
-from .measuring import connection_capacity, idle_cost, measure
+from .measuring import connection_capacity, idle_cost, measure, shared_cpus
 from .servers import SERVERS, uvloop_installed
 
 __all__ = ["DESCRIPTION", "main"]
@@ -61,6 +61,9 @@ def main(argv=None):
         loadgen, why_not_c = None, "the C compiler failed on loadgen.c (its message is on stderr)"
     if loadgen is None:
         print(f"{why_not_c}: using the Python load client, which may be slower than the servers")
+    shared = shared_cpus()
+    if shared:
+        print(f"servers and load clients not pinned to CPUs: this is {shared}", file=sys.stderr)
     runs = [(n, size, kind) for n in conns for size in sizes for kind in kinds]
     samples = {}  # (n, size, kind) -> {round: figures}
     header = f"{'server':<18}{'conns':>6}{'size':>7}{'msgs/s':>11}{'p50 us':>11}{'p99 us':>11}{'CPU us/msg':>12}"
