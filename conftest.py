@@ -15,7 +15,7 @@ SANITIZE = pathlib.Path(__file__).parent / "tests" / "nbval_sanitize.cfg"
 KINDS = {
     "tests/test_pace.py": ("kernel",),
     "tests/test_pace_course.py": ("kernel",),
-    "tests/test_grading.py": ("kernel",),
+    "tests/test_grading.py": ("hub", "kernel"),
     "tests/test_classroom.py": ("hub", "kernel"),
     "tests/test_browser.py": ("browser", "kernel"),
     "tests/test_accessibility.py": ("browser", "kernel"),

@@ -4,9 +4,11 @@ The test makes the course folder with ``tools/teach.py course`` (what ``make
 course`` runs: ``nbgrader_config.py``, ``source/`` from the solutions, an
 exchange inside the folder) and runs ``nbgrader generate_assignment`` and
 ``release_assignment`` as a teacher would.  Then four students fetch the
-assignment from the exchange, answer it and submit it
-(``fetch_assignment``, ``submit``; each names itself with ``--student``, as
-on a hub each learner's own login does):
+assignment from the exchange, answer it and submit it: two in their servers
+on a JupyterHub (tools/hub.py), through nbgrader's Assignments API, what
+JupyterLab's Assignments panel calls, with the teacher's tools switched off
+as TEACHING.md does it; two in a terminal, with ``fetch_assignment`` and
+``submit``, each naming itself with ``--student``:
 
 * ``untouched``: as released (nothing written);
 * ``solutions``: every answer cell filled in with the solution's code;
@@ -14,13 +16,15 @@ on a hub each learner's own login does):
   mistake in it, a different one for each student (``GRADED`` in
   ``tests/data/mistakes.py``, among the mistakes the checks are tried on).
 
-The students work at the same time, as in a class.  The teacher collects,
-autogrades each student's submission in a process of its own, all at once
-(TEACHING.md: most of autograde's time is waiting), generates and releases
-the feedback, and each student fetches it.  The gradebook must say: 0 points for the untouched
-notebooks, full marks for the solutions, and less than full marks for every
-notebook with a mistake.  ``pytest -s`` shows the table of
-scores.  The feedback a student fetched must show the check's words.
+The students work at the same time, as in a class (each answers by writing
+the fetched notebooks' files).  The teacher collects, autogrades each
+student's submission in a process of its own, all at once (TEACHING.md: most
+of autograde's time is waiting), generates and releases the feedback, and
+each student fetches it, in their server or terminal.  The gradebook must
+say: 0 points for the untouched notebooks, full marks for the solutions, and
+less than full marks for every notebook with a mistake.  ``pytest -s`` shows
+the table of scores.  The feedback a student fetched must show the check's
+words.
 
 nbgrader runs ``alembic`` as a program: the commands run with this
 environment's ``bin/`` first on ``PATH``, as in an activated virtualenv.
@@ -34,6 +38,7 @@ import pathlib
 import secrets
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -124,29 +129,111 @@ def made(tmp_path_factory):
     return course, run.stdout
 
 
+# Two students work in their servers on a JupyterHub, through nbgrader's Assignments API (what JupyterLab's
+# Assignments panel calls: fetch, submit, fetch_feedback); two in a terminal, with nbgrader's commands.
+ON_THE_HUB = ("solutions", "mistakes-a")
+COURSE_ID = "echo-lab"
+
+# A learner's server in a graded class (TEACHING.md): nbgrader's assignment list on, the teacher's tools off.
+GRADED_LEARNER_SERVER = {"ServerApp": {"jpserver_extensions": {
+    "nbgrader.server_extensions.assignment_list": True, "nbgrader.server_extensions.validate_assignment": True,
+    "nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False}},
+    "KernelManager": {"transport": "ipc"}}
+# Every learner's server here runs as this machine's one user: the config names the student by the hub's name
+# (nbgrader does so itself for Z2JH's jovyan; on TLJH each learner is a user of the machine).
+LEARNER_NBGRADER_CONFIG = """\
+import os
+c = get_config()  # noqa
+c.Exchange.root = {exchange!r}
+c.CourseDirectory.course_id = {course_id!r}
+c.CourseDirectory.student_id = os.environ["JUPYTERHUB_USER"]
+"""
+
+
 @pytest.fixture(scope="module")
-def course(made):
+def the_hub(made):
+    """JupyterHub on 127.0.0.1 (tools/hub.py) with a server running for each of ON_THE_HUB; stopped at the end."""
+    import hub as jupyterhub  # tools/
+    import learner
+
+    missing = jupyterhub.jupyterhub_missing()
+    if missing:
+        cannot("a graded class on JupyterHub", missing)
+    proxy, why = jupyterhub.install_proxy()
+    if not proxy:
+        cannot("a graded class on JupyterHub", f"configurable-http-proxy cannot be installed: {why}")
+    course, _ = made
+    tag = secrets.token_hex(4)
+    (course.parent / "hub").mkdir()
+    the_hub = jupyterhub.Hub(course.parent / "hub", proxy, tag, ipc=True)
+    for student in ON_THE_HUB:
+        config = the_hub.homes / student / ".jupyter"
+        config.mkdir(parents=True)
+        (config / "jupyter_server_config.json").write_text(json.dumps(GRADED_LEARNER_SERVER))
+        (config / "nbgrader_config.py").write_text(LEARNER_NBGRADER_CONFIG.format(
+            exchange=str(course / "exchange"), course_id=COURSE_ID))
+    try:
+        the_hub.start()
+        tokens = {}
+        for student in ON_THE_HUB:
+            someone = learner.Learner(the_hub, student, [], 0, 60, threading.Event(), None)
+            someone.login()  # the user, a token, the server started and ready
+            tokens[student] = someone.token
+        yield the_hub, tokens
+    finally:
+        the_hub.stop()
+        left = jupyterhub.run_processes(tag)
+        jupyterhub.kill_all(left)
+        assert not left, f"the hub left processes running: {left}"
+
+
+def assignments(the_hub, tokens, student, action=None):
+    """GET the Assignments list, or POST ``action`` (fetch, submit, fetch_feedback), in ``student``'s server."""
+    url = f"/user/{student}/assignments" + (f"/{action}" if action else "")
+    query = f"?course_id={COURSE_ID}" + (f"&assignment_id={ASSIGNMENT}" if action else "")
+    status, body = the_hub.api("POST" if action else "GET", url + query, {} if action else None,
+                               token=tokens[student])
+    assert status == 200 and body["success"], (student, action, status, body)
+    return {(a["assignment_id"], a["status"]) for a in body["value"]}  # released, fetched, submitted
+
+
+@pytest.fixture(scope="module")
+def course(made, the_hub):
     """The course folder, after a whole round: release, fetch, submit, collect, autograde, feedback."""
     course, _ = made
+    the_hub, tokens = the_hub
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     nbgrader(course, "release_assignment", ASSIGNMENT, "--force")
     exchange = f"--Exchange.root={course / 'exchange'}"  # what the students' own nbgrader_config.py says
 
     def work(student):  # fetch, answer, submit: the students at the same time, as in a class
-        home = course.parent / "students" / student
-        home.mkdir(parents=True)
-        nbgrader(home, "fetch_assignment", ASSIGNMENT, "--course=echo-lab", exchange, student=True)
+        home = HOMES[student]
+        if student in ON_THE_HUB:
+            assert assignments(the_hub, tokens, student) == {(ASSIGNMENT, "released")}
+            assert assignments(the_hub, tokens, student, "fetch") == {(ASSIGNMENT, "fetched")}
+        else:
+            home.mkdir(parents=True)
+            nbgrader(home, "fetch_assignment", ASSIGNMENT, f"--course={COURSE_ID}", exchange, student=True)
         for notebook in NOTEBOOKS:
             answer(home / ASSIGNMENT, student, notebook, nbformat.read(SOLUTIONS / f"{notebook}.ipynb", as_version=4))
-        nbgrader(home, "submit", ASSIGNMENT, "--course=echo-lab", f"--student={student}", exchange, student=True)
+        if student in ON_THE_HUB:
+            assert (ASSIGNMENT, "submitted") in assignments(the_hub, tokens, student, "submit")
+        else:
+            nbgrader(home, "submit", ASSIGNMENT, f"--course={COURSE_ID}", f"--student={student}", exchange,
+                     student=True)
 
     def autograde(student):  # one process per student, at the same time: the gradebook (SQLite) is shared
         nbgrader(course, "autograde", ASSIGNMENT, f"--student={student}", "--force")
 
     def fetch_feedback(student):
-        nbgrader(course.parent / "students" / student, "fetch_feedback", ASSIGNMENT, "--course=echo-lab",
-                 f"--student={student}", exchange, student=True)
+        if student in ON_THE_HUB:
+            assignments(the_hub, tokens, student, "fetch_feedback")
+        else:
+            nbgrader(HOMES[student], "fetch_feedback", ASSIGNMENT, f"--course={COURSE_ID}", f"--student={student}",
+                     exchange, student=True)
 
+    HOMES.update({student: (the_hub.homes if student in ON_THE_HUB else course.parent / "students") / student
+                  for student in STUDENTS})
     with concurrent.futures.ThreadPoolExecutor(len(STUDENTS)) as students:
         list(students.map(work, STUDENTS))  # (list: raises the first student's failure)
         nbgrader(course, "collect", ASSIGNMENT)
@@ -155,6 +242,9 @@ def course(made):
         nbgrader(course, "release_feedback", ASSIGNMENT)
         list(students.map(fetch_feedback, STUDENTS))
     return course
+
+
+HOMES = {}  # student -> their home: the server's root on the hub, or the folder their terminal works in
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +300,7 @@ def test_every_notebook_with_a_mistake_loses_points(graded, student):
 
 def fetched_feedback(course, student, notebook):
     """The feedback ``student`` fetched for ``notebook``: nbgrader puts it in ASSIGNMENT/feedback/TIMESTAMP/."""
-    found = sorted((course.parent / "students" / student / ASSIGNMENT / "feedback").glob(f"*/{notebook}.html"))
+    found = sorted((HOMES[student] / ASSIGNMENT / "feedback").glob(f"*/{notebook}.html"))
     assert len(found) == 1, found
     return found[0].read_text(encoding="utf-8")
 
@@ -221,6 +311,15 @@ def test_the_feedback_a_student_fetched_shows_the_checks_words(course, graded):
     assert "The connection is registered for EVENT_READ only." in html  # what check_accept_wrapper said
     solved = fetched_feedback(course, "solutions", "04-accept-wrapper")
     assert "Score: 1.0 / 1.0" in solved and "accept_wrapper: passed." in solved
+
+
+def test_a_learners_server_on_the_hub_lists_assignments_but_has_no_teachers_tools(the_hub, course):
+    the_hub, tokens = the_hub
+    for student in ON_THE_HUB:
+        assert (ASSIGNMENT, "submitted") in assignments(the_hub, tokens, student)
+        for teachers in ("/formgrader/api/assignments", "/formgraders"):  # the Formgrader, the course list: off
+            status, _ = the_hub.api("GET", f"/user/{student}{teachers}", token=tokens[student])
+            assert status == 404, (student, teachers, status)
 
 
 # -- the course folder itself ----------------------------------------------------------------------
