@@ -111,13 +111,34 @@ def _bind_address(host, port):
     return socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
 
 
+WAKE = 0.5  # seconds: the longest one select() call of the server waits on Windows
+
+
+class WakingSelector(selectors.DefaultSelector):
+    """A selector whose ``select()`` waits in calls of at most :data:`WAKE` seconds, and goes on waiting
+    until something is ready or its own timeout is over.
+
+    Windows' ``select()`` cannot be interrupted: Ctrl-C would wait for the server's next event.  Between
+    two calls Python takes the Ctrl-C, so there the server stops within half a second.
+    """
+
+    def select(self, timeout=None):
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = WAKE if end is None else max(0.0, min(WAKE, end - time.monotonic()))
+            ready = super().select(left)
+            if ready or (end is not None and time.monotonic() >= end):
+                return ready
+
+
 def serve(host, port, use_fixed=False, idle_timeout=None):
     """Run the server in the foreground until Ctrl-C. Returns an exit status.
 
     The fixed server closes a connection idle for ``idle_timeout`` seconds (default
-    ``fixed.IDLE_TIMEOUT``); the tutorial's keeps every connection.
+    ``fixed.IDLE_TIMEOUT``); the tutorial's keeps every connection.  On Windows its
+    selector wakes twice a second, so that Ctrl-C stops it (:class:`WakingSelector`).
     """
-    sel = selectors.DefaultSelector()
+    sel = WakingSelector() if sys.platform == "win32" else selectors.DefaultSelector()
     make_socket = fixed.fixed_listening_socket if use_fixed else seed.listening_socket
     try:  # one try from the first line printed: Ctrl-C at any moment ends cleanly
         try:  # resolve first: an unknown host gets its error, and no warning

@@ -11,6 +11,7 @@ import pathlib
 import queue
 import re
 import resource
+import selectors
 import signal
 import socket
 import subprocess
@@ -241,6 +242,32 @@ def test_ctrl_c_stops_the_server_cleanly(spawn, sockets, flags, with_client):
     if with_client:  # the server closed its side of the connection
         client.settimeout(5)
         assert client.recv(10) == b""
+
+
+def test_on_windows_the_servers_select_waits_half_a_second_at_a_time(monkeypatch):
+    """Windows' select() cannot be interrupted: the CLI server's selector there (WakingSelector) calls it
+    for at most WAKE seconds at a time, so that Ctrl-C gets in, and still waits for what it waits for."""
+    from echo_lab.__main__ import WAKE, WakingSelector
+
+    waits = []
+    plain = WakingSelector.__mro__[1]  # the system's own selector class
+    real = plain.select
+    monkeypatch.setattr(plain, "select", lambda self, timeout=None: waits.append(timeout) or real(self, timeout))
+    a, b = socket.socketpair()
+    with a, b, WakingSelector() as sel:
+        sel.register(a, selectors.EVENT_READ)
+        timer = threading.Timer(1.2, b.send, (b"x",))
+        timer.start()
+        start = time.monotonic()
+        ready = sel.select()  # timeout=None: until the byte comes, 1.2 s from now
+        waited = time.monotonic() - start
+        timer.join(5)
+        assert [key.fileobj for key, _ in ready] == [a] and waited >= 1.1, (ready, waited)
+        assert len(waits) >= 3 and all(w is not None and w <= WAKE for w in waits), waits
+        a.recv(1)
+        start = time.monotonic()
+        assert sel.select(0.2) == [] and time.monotonic() - start >= 0.19  # a timeout of its own still holds
+    assert WAKE <= 0.5
 
 
 @MODES

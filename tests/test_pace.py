@@ -138,9 +138,9 @@ def test_the_split_selector_reports_read_and_write_apart_in_the_order_asked(tmp_
         """
     for split, expected in ((["--split", "write-first"], [2, 1]), (["--split", "read-first"], [1, 2]), ([], [3])):
         path = notebook(tmp_path / f"split{len(split)}{expected[0]}.ipynb", cell.format(expected=expected))
-        done = pace("restart", *split, path, timeout=120)
+        done = pace("twice", *split, path, timeout=120)
         assert done.returncode == 0, done.stdout  # each run saw the entries its selector gives
-    wrong = pace("restart", "--split", "read-first", path, timeout=120)  # expects Linux's [3]
+    wrong = pace("twice", "--split", "read-first", path, timeout=120)  # expects Linux's [3]
     assert "AssertionError: [1, 2]" in wrong.stdout, wrong.stdout
 
 
