@@ -133,6 +133,7 @@ def made(tmp_path_factory):
 # Assignments panel calls: fetch, submit, fetch_feedback); two in a terminal, with nbgrader's commands.
 ON_THE_HUB = ("solutions", "mistakes-a")
 COURSE_ID = "echo-lab"
+HUB_READY = 300  # seconds for the hub and the learners' servers to start (their own bounds: 60 s, 180 s)
 
 # A learner's server in a graded class (TEACHING.md): nbgrader's assignment list on, the teacher's tools off.
 GRADED_LEARNER_SERVER = {"ServerApp": {"jpserver_extensions": {
@@ -172,15 +173,23 @@ def the_hub(made):
         (config / "jupyter_server_config.json").write_text(json.dumps(GRADED_LEARNER_SERVER))
         (config / "nbgrader_config.py").write_text(LEARNER_NBGRADER_CONFIG.format(
             exchange=str(course / "exchange"), course_id=COURSE_ID))
-    try:
+
+    def login(student):  # the user, a token, the server started and ready
+        someone = learner.Learner(the_hub, student, [], 0, 60, threading.Event(), None)
+        someone.login()
+        return someone.token
+
+    def started():  # the hub, then the learners' servers at once; meanwhile the teacher releases
         the_hub.start()
-        tokens = {}
-        for student in ON_THE_HUB:
-            someone = learner.Learner(the_hub, student, [], 0, 60, threading.Event(), None)
-            someone.login()  # the user, a token, the server started and ready
-            tokens[student] = someone.token
-        yield the_hub, tokens
+        with concurrent.futures.ThreadPoolExecutor(len(ON_THE_HUB)) as logins:
+            return dict(zip(ON_THE_HUB, logins.map(login, ON_THE_HUB), strict=True))
+
+    background = concurrent.futures.ThreadPoolExecutor(1)
+    ready = background.submit(started)
+    try:
+        yield the_hub, ready  # ready.result(): {student: their token}
     finally:
+        background.shutdown(wait=True)  # (bounded: the hub's and the servers' own start timeouts)
         the_hub.stop()
         left = jupyterhub.run_processes(tag)
         jupyterhub.kill_all(left)
@@ -201,9 +210,10 @@ def assignments(the_hub, tokens, student, action=None):
 def course(made, the_hub):
     """The course folder, after a whole round: release, fetch, submit, collect, autograde, feedback."""
     course, _ = made
-    the_hub, tokens = the_hub
+    the_hub, ready = the_hub
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     nbgrader(course, "release_assignment", ASSIGNMENT, "--force")
+    tokens = ready.result(timeout=HUB_READY)
     exchange = f"--Exchange.root={course / 'exchange'}"  # what the students' own nbgrader_config.py says
 
     def work(student):  # fetch, answer, submit: the students at the same time, as in a class
@@ -314,7 +324,8 @@ def test_the_feedback_a_student_fetched_shows_the_checks_words(course, graded):
 
 
 def test_a_learners_server_on_the_hub_lists_assignments_but_has_no_teachers_tools(the_hub, course):
-    the_hub, tokens = the_hub
+    the_hub, ready = the_hub
+    tokens = ready.result(timeout=HUB_READY)
     for student in ON_THE_HUB:
         assert (ASSIGNMENT, "submitted") in assignments(the_hub, tokens, student)
         for teachers in ("/formgrader/api/assignments", "/formgraders"):  # the Formgrader, the course list: off

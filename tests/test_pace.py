@@ -76,14 +76,11 @@ def flawed(tmp_path_factory):
 def test_the_runner_reports_a_thread_that_gives_up_during_a_pause(flawed):
     impatient, closing, piling = flawed
     assert pace("pause", 0, impatient).returncode == 0  # straight through, as nbval runs it: fine
-    done = pace("pause", 2, impatient, timeout=120)
-    assert done.returncode == 1
-    assert "impatient.ipynb cell 0: after a 2 s pause: a thread died: TimeoutError" in done.stdout
-    assert "impatient.ipynb cell 1: ConnectionRefusedError" in done.stdout
-    done = pace("restart", "--pause", 2, impatient, timeout=120)  # the pause before and after the restart
+    done = pace("restart", "--pause", 2, impatient, timeout=120)  # a pause after every cell, a restart halfway
     assert done.returncode == 1
     assert "impatient.ipynb cell 0: before the restart, after a 2 s pause: a thread died: TimeoutError" in done.stdout
     assert "impatient.ipynb cell 0: after a restart and a 2 s pause: a thread died: TimeoutError" in done.stdout
+    assert "impatient.ipynb cell 1: after a restart: ConnectionRefusedError" in done.stdout
     assert done.stdout.splitlines()[-1].startswith("pace restart (a 2 s pause after every cell): 1 notebooks")
 
 
@@ -209,9 +206,9 @@ def test_load_keeps_that_many_processes_busy_while_the_cells_run(tmp_path):
         import psutil
         hogs = [p for p in psutil.process_iter(['cmdline']) if 'monotonic() < end' in ' '.join(p.info['cmdline'] or [])]
         busy = sum(sum(p.cpu_times()[:2]) > 0.1 for p in hogs)  # each has had CPU time while a kernel started
-        assert len(hogs) == 3 and busy == 3, (len(hogs), busy)
+        assert len(hogs) == 2 and busy == 2, (len(hogs), busy)
         """)
-    done = pace("twice", "--load", 3, busy, timeout=120)
+    done = pace("twice", "--load", 2, busy, timeout=120)
     assert done.returncode == 0, done.stdout
     done = pace("twice", busy, timeout=120)  # no load: no busy processes, and the cell says so
     assert done.returncode == 1 and "AssertionError: (0, 0)" in done.stdout, done.stdout
