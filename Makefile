@@ -77,10 +77,11 @@ teach: $(TEACH_STAMP)
 	$(TEACH_VENV)/bin/jupyter trust $(NOTEBOOKS)
 	cd $(COURSE) && $(teach_lab)
 
-# Test files run on WORKERS processes at once (pytest-xdist; a notebook's cells stay on one). Three on
-# this machine's 2 cores: most of a test's time is spent waiting on sockets, kernels and browsers (at two,
-# the cores were idle a third of the time), and what the tests check holds on a busy machine.
-WORKERS ?= 3
+# Test files run on WORKERS processes at once (pytest-xdist; a notebook's cells stay on one). Four on
+# this machine's 2 cores: most of a test's time is spent waiting on sockets, kernels, browsers and a hub
+# (at three, the cores were still idle a quarter of the time: 6:28, where four took 6:07-6:17),
+# and what the tests check holds on a busy machine.
+WORKERS ?= 4
 # Both write Python's bytecode caches even where PYTHONDONTWRITEBYTECODE is set: pytest keeps each test file
 # as its assertions were rewritten (__pycache__/, ignored by git), which each worker would redo (2 s) every run.
 test: install

@@ -35,8 +35,9 @@ def pytest_configure(config):
 
 
 # The longest test files go first, so that under pytest-xdist no worker is left running one of them alone at the
-# end (make test keeps this order: --no-loadscope-reorder). A worker starts with two files: the first three here
-# with the next three, paired to even them out. The rest keep their order; a file's tests stay in theirs.
+# end (make test keeps this order: --no-loadscope-reorder). Each of the N workers starts with two files, the
+# first N here each with the one N places later (the longest with the fifth, at four workers). The rest keep
+# their order; a file's tests stay in theirs.
 LONGEST = ["tests/test_grading.py", "tests/test_learner_lab.py", "tests/test_pace_course.py",
            "tests/test_pace.py", "tests/test_browser.py", "tests/test_accessibility.py", "tests/test_classroom.py"]
 
