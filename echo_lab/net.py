@@ -7,7 +7,7 @@ import struct
 import sys
 import time
 
-__all__ = ["close_all", "close_with_reset", "flood", "is_loopback", "one_entry_per_socket", "short_repr"]
+__all__ = ["LINGER_0", "close_all", "close_with_reset", "flood", "is_loopback", "one_entry_per_socket", "short_repr"]
 
 # SO_LINGER's value, struct linger: two ints on Linux and macOS, two unsigned shorts on Windows (Winsock's u_short
 # l_onoff, l_linger).  On: 1; for 0 s: close() drops what is unsent and sends a reset (RST).

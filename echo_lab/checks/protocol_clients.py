@@ -20,8 +20,7 @@ from .. import net
 from .protocol_server import SMALL_BUFFER
 from .trial import NET_TIMEOUT
 
-__all__ = ["FLOOD", "FLOOD_SECONDS", "KiB", "MiB", "drain_flood", "exchange", "flood",
-           "flood_bytes"]
+__all__ = ["FLOOD", "FLOOD_SECONDS", "KiB", "MiB", "drain_flood", "exchange", "flood", "flood_bytes"]
 
 KiB, MiB = 1024, 1024 * 1024
 FLOOD = 8 * MiB  # what the flooding client tries to send without reading
@@ -116,5 +115,3 @@ def drain_flood(sock, sent, seconds=FLOOD_SECONDS):
                 wrong = got + next(i for i, (a, b) in enumerate(zip(chunk, expected, strict=False)) if a != b)
             got += len(chunk)
     return got, wrong, ended
-
-
