@@ -288,6 +288,22 @@ class LateServer:
         self.lsock.close()
 
 
+def test_a_run_that_counted_no_message_is_run_again_for_twice_as_long(monkeypatch):
+    """On a machine with no CPU to spare (ten learners' sweeps at once on 2 cores) a run can count no message."""
+    from echo_lab.bench import measuring
+
+    asked, real = [], measuring.run_load
+
+    def starved_at_first(loadgen, port, conns, size, seconds, on_ready=None):
+        asked.append(seconds)
+        figures = real(loadgen, port, conns, size, seconds, on_ready=on_ready)
+        return dict(figures, messages=0) if len(asked) < 3 else figures
+
+    monkeypatch.setattr(measuring, "run_load", starved_at_first)
+    figures = measuring.measure("fixed", None, 5, 64, 0.2)
+    assert asked == [0.2, 0.4, 0.8] and figures["messages"] > 0 and figures["cpu_us_per_msg"] > 0, (asked, figures)
+
+
 @pytest.mark.parametrize("client", ["C", "Python"])
 def test_the_counted_seconds_start_once_every_connection_has_had_an_echo(client):
     """A server that accepts nothing for 1 s still gets a 0.3 s window of echoes, counted after "ready"."""
