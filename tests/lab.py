@@ -83,7 +83,12 @@ class Lab:
                     data = json.loads(info.read_text())
                 except (OSError, ValueError):
                     continue  # being written
-                return f"http://127.0.0.1:{data['port']}"
+                url = f"http://127.0.0.1:{data['port']}"
+                try:  # and it answers (once, under a loaded make test, a page found the port refusing)
+                    with urllib.request.urlopen(f"{url}/api/status?token={self.token}", timeout=10):
+                        return url
+                except OSError:
+                    break  # not yet: look again
             time.sleep(0.1)
         raise TimeoutError("JupyterLab did not start within 60 s")
 
