@@ -125,17 +125,18 @@ def _ratios(samples, conns, sizes):
             for other, target in (("uvloop-protocol", 0.9), ("asyncio-protocol", 3.0),
                                   ("asyncio-streams", None), ("threads", None), ("seed", None)):
                 f = samples.get((n, size, other), {})
-                pairs = [(base[r], f[r]) for r in base if r in f
-                         and f[r]["msgs_per_s"] and base[r]["cpu_us_per_msg"] > 0]
+                pairs = [(base[r], f[r]) for r in base if r in f and f[r]["msgs_per_s"]]
                 if not pairs:
                     continue
                 ratios = [b["msgs_per_s"] / o["msgs_per_s"] for b, o in pairs]
                 ratio = statistics.median(ratios)
-                cpu = statistics.median(o["cpu_us_per_msg"] / b["cpu_us_per_msg"] for b, o in pairs)
+                # /proc counts CPU in 10 ms ticks: a short round on a busy machine may count none for fixed
+                cpus = [o["cpu_us_per_msg"] / b["cpu_us_per_msg"] for b, o in pairs if b["cpu_us_per_msg"] > 0]
+                cpu = f"{statistics.median(cpus):5.2f}x" if cpus else "  n/a (too little CPU to count)"
                 spread = f" (rounds {min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
                 met = "met" if target is not None and ratio >= target else "NOT met"
                 if len(ratios) == 1:  # one round swings by a third on a busy machine: no verdict
                     met = "one round, judged only over several (run without --quick)"
                 verdict = "" if target is None else f"  target >= {target:g}x: {met}"
                 print(f"  {n:>5} conns, {size:>5} B: {other:<16} msgs/s {ratio:5.2f}x{spread}"
-                      f"   CPU/msg {cpu:5.2f}x{verdict}")
+                      f"   CPU/msg {cpu}{verdict}")
