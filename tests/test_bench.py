@@ -47,6 +47,17 @@ def test_bench_quick_prints_a_row_per_server_and_the_ratios():
     assert "Traceback" not in out.stderr
 
 
+def test_a_round_with_no_cpu_counted_for_fixed_still_prints_its_ratio(capsys):
+    """/proc counts CPU in 10 ms ticks: a short round on a busy machine may count none for the fixed server."""
+    from echo_lab.bench import report
+
+    figures = lambda rate, cpu: {"msgs_per_s": rate, "cpu_us_per_msg": cpu}  # noqa: E731
+    report._ratios({(100, 64, "fixed"): {1: figures(3000.0, 0.0)},
+                    (100, 64, "asyncio-protocol"): {1: figures(1000.0, 40.0)}}, [100], [64])
+    out = capsys.readouterr().out
+    assert re.search(r"asyncio-protocol\s+msgs/s\s+3\.00x\s+CPU/msg\s+n/a \(too little CPU to count\)", out), out
+
+
 def test_bench_rejects_an_unknown_server():
     out = subprocess.run([sys.executable, "-m", "echo_lab", "bench", "--servers", "nginx"],
                          capture_output=True, text=True, timeout=60)
