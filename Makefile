@@ -79,7 +79,7 @@ teach: $(TEACH_STAMP)
 
 # Test files run on WORKERS processes at once (pytest-xdist; a notebook's cells stay on one). Four on
 # this machine's 2 cores: most of a test's time is spent waiting on sockets, kernels, browsers and a hub
-# (at three, the cores were still idle a quarter of the time: 6:28, where four took 6:07-6:17),
+# (at three, the cores were still idle a quarter of the time: 6:28, where four took 5:48-6:07),
 # and what the tests check holds on a busy machine.
 WORKERS ?= 4
 # Both write Python's bytecode caches even where PYTHONDONTWRITEBYTECODE is set: pytest keeps each test file
