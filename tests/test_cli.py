@@ -10,7 +10,6 @@ import contextlib
 import pathlib
 import queue
 import re
-import resource
 import selectors
 import signal
 import socket
@@ -450,6 +449,8 @@ def test_a_very_long_timeout_is_allowed(flags):
 
 
 def _few_fds():
+    import resource  # POSIX's: test_cli.py is collected on Windows too (conftest.py's SYSTEMS)
+
     _sigint_default()
     resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 

@@ -362,15 +362,13 @@ def test_each_exercise_its_own_assignment_and_a_shared_exchange(tmp_path):
 
 
 def test_the_formgrader_of_jupyter_started_in_the_course_folder_lists_its_assignments(course):
-    """`make teach` starts JupyterLab in the course folder: there nbgrader's Formgrader finds the course."""
+    """`make teach` (tools/teach.py lab, here with the developer's python, which has nbgrader) starts
+    JupyterLab in the course folder: there nbgrader's Formgrader finds the course."""
     token, port = secrets.token_hex(16), free_port()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(course.parent / "jupyter-config"),
-               PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    args = [sys.executable, "-m", "jupyter_server", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
-            f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False"]
-    if os.geteuid() == 0:
-        args.append("--allow-root")
-    server = subprocess.Popen(args, cwd=course, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(course.parent / "jupyter-config"))  # no user's settings
+    args = [sys.executable, str(ROOT / "tools" / "teach.py"), "lab", str(course), "--", f"--ServerApp.port={port}",
+            "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False"]
+    server = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}/formgrader/api/assignments"
         request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})

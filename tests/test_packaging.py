@@ -12,6 +12,7 @@ import os
 import pathlib
 import re
 import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -93,23 +94,69 @@ def _make_n(target):
                           capture_output=True, text=True, check=True, timeout=30).stdout
 
 
-@pytest.mark.parametrize("target, venv, extra", [("teach", ".venv-teach", "[teacher]"), ("test", ".venv", "[dev]")])
-def test_each_make_target_installs_its_own_environment(target, venv, extra):
-    commands = _make_n(target)
-    installs = re.findall(r"^(\S+)/bin/python -m pip install .* -e '\.(.*)'$", commands, re.M)
-    assert installs == [(venv, extra)], commands
-
-
 @pytest.mark.parametrize("target, runs", [("lab", "python3 tools/workspace.py lab --"),
-                                          ("lab-zh", "python3 tools/workspace.py lab --zh --")])
-def test_make_lab_is_the_command_without_make(target, runs):
-    """`make lab` runs what README gives where there is no make: the script makes .venv-lab/ (the course,
-    no extra: tests/test_learner_lab.py looks inside it) and runs itself there."""
-    assert [line.rstrip() for line in _make_n(target).splitlines()] == [runs]
+                                          ("lab-zh", "python3 tools/workspace.py lab --zh --"),
+                                          ("teach", "python3 tools/teach.py lab course --"),
+                                          ("test", "python3 tools/develop.py test"),
+                                          ("check", "python3 tools/develop.py check"),
+                                          ("install", "python3 tools/develop.py install")])
+def test_each_make_target_is_the_command_without_make(target, runs):
+    """Each make target runs what README gives where there is no make (Windows): a script that needs only
+    Python makes its environment and runs there."""
+    assert [" ".join(line.split()) for line in _make_n(target).splitlines()] == [runs]
 
 
-def test_make_teach_runs_jupyterlab_as_an_activated_environment():
-    start = _make_n("teach").splitlines()[-1]
-    here = str(ROOT / ".venv-teach")
-    assert f'PATH="{here}/bin:$PATH"' in start and f'VIRTUAL_ENV="{here}"' in start, start
-    assert f"{here}/bin/jupyter lab" in start and "terminal.bashrc" in start, start
+def test_make_test_passes_its_workers_and_pytest_args_on():
+    require("make", "sudo apt-get install make", what="the Makefile's checks")
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    done = subprocess.run(["make", "-n", "-B", "--no-print-directory", "-C", str(ROOT), "test", "WORKERS=2",
+                           "PYTEST_ARGS=-k net"], env=env, capture_output=True, text=True, check=True, timeout=30)
+    assert done.stdout.strip() == "python3 tools/develop.py test -n 2 -k net", done.stdout
+
+
+def test_each_command_makes_its_own_users_environment(monkeypatch, tmp_path):
+    """The learner's (tools/test_learner_lab.py builds it and looks inside), the teacher's and the
+    developer's: each its own folder, with its own extra, made by the one function that makes them."""
+    import develop
+    import teach
+    import workspace
+
+    made = []
+    monkeypatch.setattr(develop, "environment", lambda folder, extra="": made.append((folder, extra)) or folder)
+    monkeypatch.setattr(teach, "run_in", lambda folder, extra, argv: made.append((folder, extra)) or 0)
+    monkeypatch.setattr(teach, "has", lambda *modules: "nbgrader" not in modules)  # as a python without it
+    assert develop.main(["install"]) == 0
+    assert teach.main(["lab", str(tmp_path / "course")]) == 0
+    assert made == [(ROOT / ".venv", "[dev]"), (ROOT / ".venv-teach", "[teacher]")], made
+    assert workspace.LEARNER_VENV == ROOT / ".venv-lab"
+    assert not (tmp_path / "course").exists()  # the course folder is made in the teacher's environment
+
+
+def test_a_wrong_argument_is_told_before_an_environment_is_made(tmp_path):
+    """Run by a python without the course (a fresh clone's), a mistyped command says so at once, and makes
+    nothing."""
+    for script, wrong in [("workspace.py", ["open"]), ("develop.py", ["tset"]), ("teach.py", ["lba"])]:
+        python = getattr(sys, "_base_executable", None) or sys.executable  # the python that made .venv
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        done = subprocess.run([python, str(ROOT / "tools" / script), *wrong], capture_output=True, text=True,
+                              timeout=60, cwd=tmp_path, env=env)
+        assert done.returncode == 2 and "invalid choice" in done.stderr, (script, done.stderr)
+        assert "Setting up" not in done.stdout, done.stdout
+
+
+def test_readme_gives_each_make_targets_command_for_windows_and_the_others():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in ("tools/workspace.py lab", "tools/workspace.py lab --zh", "tools/teach.py lab",
+                    "tools/develop.py test", "tools/develop.py check"):
+        assert f"`py {command}`" in readme and f"`python3 {command}`" in readme, command
+
+
+def test_the_workflow_for_macos_and_windows_runs_only_what_runs_on_linux():
+    """.github/workflows/platforms.yml: Linux runs .ci/run (which runs make test: tools/develop.py test, above);
+    macOS and Windows run that same command, without make."""
+    workflow = yaml.safe_load((ROOT / ".github/workflows/platforms.yml").read_text(encoding="utf-8"))
+    runs = {name: [step["run"] for step in job["steps"] if "run" in step] for name, job in workflow["jobs"].items()}
+    assert runs["linux"][-1] == "bash .ci/run", runs
+    assert runs["macos-windows"] == ["python tools/develop.py test"], runs
+    assert workflow["jobs"]["macos-windows"]["strategy"]["matrix"]["os"] == ["macos-latest", "windows-latest"]
+    assert "make test" in (ROOT / ".ci/run").read_text().splitlines()[-1]

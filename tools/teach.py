@@ -1,9 +1,11 @@
-"""A teacher's two folders: nbgrader's course folder, and the learners' copy of the course without answers.
+"""A teacher's folders: nbgrader's course folder (and JupyterLab on it), and the learners' copy without answers.
 
     python tools/teach.py course [FOLDER]            # make course: course/, one assignment of all ten exercises
     python tools/teach.py course --each              # one assignment per exercise instead
     python tools/teach.py course --exchange /srv/nbgrader/exchange   # a shared exchange (a hub's learners)
     python tools/teach.py students [FOLDER]          # the learners' copy, students/: no solutions in it
+    python tools/teach.py lab [FOLDER] [-- ARGS]     # make teach: JupyterLab in the course folder (made if
+                                                     #   missing), with nbgrader's Formgrader; ARGS go to it
 
 ``course`` makes what nbgrader's commands and the Formgrader expect to find
 where they run: ``nbgrader_config.py`` (the folder's absolute path as
@@ -15,6 +17,10 @@ package: a fetched assignment's folder named like a package (``echo_lab``)
 would hide the package from the code run beside it.  An existing course folder
 keeps its gradebook, submissions and config; ``source/`` is brought up to date.
 
+``lab`` needs only Python: run by one without nbgrader, it makes the teacher's
+environment, ``.venv-teach/`` (the course and its ``teacher`` extra, once; as
+the learner's is made, tools/workspace.py), and runs itself there.
+
 ``students`` writes the course as learners get it: the lessons, the exercises
 (English and Chinese), the package and what ``make lab`` needs, without
 ``solutions/``, ``zh-CN/solutions/`` or the answers the package carries
@@ -25,14 +31,18 @@ they are off.  TEACHING.md says how to publish it for the git-pull link.
 
 import argparse
 import json
+import os
 import pathlib
 import shutil
 import subprocess
 import sys
 
+from workspace import has, jupyterlab, run_in, trust
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COURSE_ID = "echo-lab"
 EDITIONS = {"": ROOT / "solutions", "-zh": ROOT / "zh-CN" / "solutions"}  # assignment name suffix: source notebooks
+TEACH_VENV = ROOT / ".venv-teach"
 ALL = "selectors-exercises"  # the one assignment of all ten, without --each
 # The learners' copy: what git tracks, but these.
 NOT_FOR_LEARNERS = ("solutions/", "zh-CN/solutions/", "i18n/", "tests/", "tools/", "benchmarks/", "deploy/", ".ci/",
@@ -129,6 +139,22 @@ def make_students(folder):
     return len(names)
 
 
+def teach_lab(args, argv, jupyter_args):
+    """The teacher's JupyterLab, from .venv-teach (made first if need be), serving the course folder: nbgrader's
+    Formgrader finds the course in the folder JupyterLab runs in."""
+    if not has("jupyterlab", "nbgrader", "echo_lab"):
+        return run_in(TEACH_VENV, "[teacher]", [__file__, *argv])
+    folder = args.folder.resolve()
+    if not (folder / "nbgrader_config.py").exists():
+        names = make_course(folder, args.each, args.exchange)
+        print(f"Course folder: {folder} (made: {len(names)} assignments in source/)")
+    trust(sorted(folder.glob("source/*/*.ipynb")))
+    print(f"Opening {folder} in JupyterLab, with nbgrader's Formgrader (menu Nbgrader); Ctrl-C here stops it.",
+          flush=True)
+    os.chdir(folder)
+    jupyterlab(folder, "/lab", jupyter_args)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python tools/teach.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -137,9 +163,18 @@ def main(argv=None):
     course.add_argument("--each", action="store_true", help="one assignment per exercise, not one of all ten")
     course.add_argument("--exchange", help="nbgrader's exchange: a folder every learner can write to "
                                            "(default: exchange/ in the course folder)")
+    lab = commands.add_parser("lab", help="JupyterLab in the course folder (made if missing), with the Formgrader")
+    lab.add_argument("folder", nargs="?", type=pathlib.Path, default=ROOT / "course")
+    lab.add_argument("--each", action="store_true", help="if the folder is made: one assignment per exercise")
+    lab.add_argument("--exchange", help="if the folder is made: nbgrader's exchange, as for course")
+    lab.epilog = "Options after -- go to `jupyter lab`."
     students = commands.add_parser("students", help="the learners' copy, without solutions (default: students/)")
     students.add_argument("folder", nargs="?", type=pathlib.Path, default=ROOT / "students")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    ours, jupyter_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    args = parser.parse_args(ours)
+    if args.command == "lab":
+        return teach_lab(args, argv, jupyter_args)
     if args.command == "course":
         names = make_course(args.folder, args.each, args.exchange)
         print(f"Course folder: {args.folder.resolve()} (nbgrader_config.py, source/: {len(names)} assignments: "

@@ -118,15 +118,26 @@ def report(done, work=WORK):
 
 
 def lab(zh, jupyter_args, work=WORK):
-    """Run JupyterLab serving ``work``, opened at the course's index (in this process's place, but on Windows).
+    """Run JupyterLab serving ``work``, opened at the course's index."""
+    if zh:  # JupyterLab's interface language is a user setting; this one is kept in work/, for lab --zh only
+        settings = work / ".settings-zh"
+        plugin = settings / "@jupyterlab" / "translation-extension" / "plugin.jupyterlab-settings"
+        plugin.parent.mkdir(parents=True, exist_ok=True)
+        plugin.write_text(json.dumps({"locale": "zh_CN"}))
+        os.environ["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
+    print(f"Opening {INDEX['zh' if zh else 'en']} in JupyterLab; Ctrl-C here stops it.", flush=True)
+    jupyterlab(work, f"/lab/tree/{INDEX['zh' if zh else 'en']}", jupyter_args)
+
+
+def jupyterlab(root_dir, url, jupyter_args):
+    """Run JupyterLab serving ``root_dir``, opened at ``url`` (in this process's place, but on Windows).
 
     From a venv, JupyterLab runs as an activated venv runs it (its scripts first
     on PATH, VIRTUAL_ENV set), and its terminals run bash with the user's own
     ~/.bashrc and then the venv's activate script (a ~/.bashrc may put another
     python first: pyenv, conda), so that `python` typed in a terminal is the course's.
     """
-    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={work}",
-            f"--LabApp.default_url=/lab/tree/{INDEX['zh' if zh else 'en']}"]
+    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root_dir}", f"--LabApp.default_url={url}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")  # a container's or a class machine's root user
     if sys.prefix != sys.base_prefix:  # a venv
@@ -136,13 +147,6 @@ def lab(zh, jupyter_args, work=WORK):
             rc = pathlib.Path(sys.prefix) / "terminal.bashrc"
             rc.write_text(f'[ -f ~/.bashrc ] && . ~/.bashrc\n. "{scripts / "activate"}"\n')
             argv.append(f"--ServerApp.terminado_settings=shell_command=bash --rcfile '{rc}'")
-    if zh:  # JupyterLab's interface language is a user setting; this one is kept in work/, for lab --zh only
-        settings = work / ".settings-zh"
-        plugin = settings / "@jupyterlab" / "translation-extension" / "plugin.jupyterlab-settings"
-        plugin.parent.mkdir(parents=True, exist_ok=True)
-        plugin.write_text(json.dumps({"locale": "zh_CN"}))
-        os.environ["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
-    print(f"Opening {INDEX['zh' if zh else 'en']} in JupyterLab; Ctrl-C here stops it.", flush=True)
     if os.name == "nt":  # Windows' execv starts a new process and ends this one: the console loses Ctrl-C
         try:
             sys.exit(subprocess.call(argv + jupyter_args))
@@ -151,35 +155,47 @@ def lab(zh, jupyter_args, work=WORK):
     os.execv(sys.executable, argv + jupyter_args)
 
 
-def has_the_course():
-    return all(importlib.util.find_spec(name) is not None for name in ("jupyterlab", "echo_lab", "nbformat"))
+def has(*modules):
+    return all(importlib.util.find_spec(name) is not None for name in modules)
 
 
-def learner_python(folder=LEARNER_VENV):
-    """The learner's environment's python, made and filled first if need be (`make lab` runs this script)."""
+def environment(folder=LEARNER_VENV, extra=""):
+    """The python of environment ``folder``: the course (pip's editable install) with ``extra`` ("[teacher]",
+    "[dev]"), made and filled first if need be: the first time, and again when pyproject.toml changes.
+    `make lab`, `make teach` and `make test` all make theirs here, with only Python's own venv and pip."""
     python = folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     stamp = folder / ".installed"  # filled from pyproject.toml as it is now
     if stamp.exists() and stamp.stat().st_mtime >= (ROOT / "pyproject.toml").stat().st_mtime and python.exists():
         return python
-    print(f"Setting up {folder.name}/ for echo-lab: JupyterLab, ipywidgets, matplotlib.\n"
+    print(f"Setting up {folder.name}/ for echo-lab{extra}: JupyterLab, ipywidgets, matplotlib"
+          f"{f', and the {extra} extra' if extra else ''}.\n"
           "The first time this takes about a minute (more on a slow network); later runs skip it.", flush=True)
-    if not python.exists():
-        venv.EnvBuilder(with_pip=True).create(folder)
-    subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
-                    "-e", str(ROOT)], check=True)
+    try:
+        if not python.exists():
+            venv.EnvBuilder(with_pip=True).create(folder)
+        subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
+                        "-e", f"{ROOT}{extra}"], check=True)
+    except subprocess.CalledProcessError as error:
+        sys.exit(f"Setting up {folder.name}/ failed (exit {error.returncode}): see the messages above.")
     stamp.touch()
     return python
 
 
-def in_the_course_environment(argv):
-    """Run this script again with the learner's environment's python (activated: its scripts first on PATH)."""
-    python = learner_python()
-    env = dict(os.environ, VIRTUAL_ENV=str(LEARNER_VENV),
+def run_in(folder, extra, argv):
+    """Run ``argv`` (a script and its arguments) with environment ``folder``'s python, as an activated
+    environment runs it (its scripts first on PATH); return its exit status."""
+    python = environment(folder, extra)
+    env = dict(os.environ, VIRTUAL_ENV=str(folder),
                PATH=os.pathsep.join([str(python.parent), os.environ.get("PATH", "")]))
     try:
-        return subprocess.run([str(python), __file__, *argv], env=env).returncode
+        return subprocess.run([str(python), *argv], env=env).returncode
     except KeyboardInterrupt:  # Ctrl-C stops JupyterLab (it got the signal too); no traceback of ours
         return 130
+
+
+def needs_python():
+    if sys.version_info < (3, 11):  # noqa: UP036 (run by whatever python a user has)
+        sys.exit(f"echo-lab needs Python 3.11 or newer; this is {sys.version.split()[0]}")
 
 
 def main(argv=None):
@@ -187,17 +203,13 @@ def main(argv=None):
     parser.add_argument("command", nargs="?", choices=["sync", "lab"], default="sync",
                         help="sync: make or update work/ (the default); lab: that, then open JupyterLab on it")
     parser.add_argument("--zh", action="store_true", help="the Chinese edition, in JupyterLab's Chinese interface")
-    argv = sys.argv[1:] if argv is None else argv
-    if sys.version_info < (3, 11):  # noqa: UP036 (run by whatever python a learner has)
-        sys.exit(f"echo-lab needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    if not has_the_course():
-        try:
-            sys.exit(in_the_course_environment(argv))
-        except subprocess.CalledProcessError as error:
-            sys.exit(f"Setting up {LEARNER_VENV.name}/ failed (exit {error.returncode}): see pip's messages above.")
-    ours, jupyter_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     parser.epilog = "Options after -- go to `jupyter lab`."
-    args = parser.parse_args(ours)
+    argv = sys.argv[1:] if argv is None else argv
+    ours, jupyter_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    args = parser.parse_args(ours)  # a wrong argument is told before anything is installed
+    needs_python()
+    if not has("jupyterlab", "echo_lab", "nbformat"):
+        sys.exit(run_in(LEARNER_VENV, "", [__file__, *argv]))
     print(report(sync()), flush=True)
     if args.command == "lab":
         lab(args.zh, jupyter_args)
