@@ -6,6 +6,7 @@ selectors: the table's patterns meet CPython's own messages, not copies of them.
 (MISTAKES) runs the checks themselves on learners' functions that make these mistakes.
 """
 
+import errno
 import re
 import selectors
 import socket
@@ -15,6 +16,7 @@ import pytest
 import test_checks
 
 from echo_lab import i18n
+from echo_lab.checks import tracebacks
 from echo_lab.checks.exception_hints import ROWS, exception_hint
 
 GENERIC = "The last lines of the traceback show where in your code it failed."
@@ -95,6 +97,17 @@ def test_every_row_of_the_table_is_a_mistake_tried_here():
     for _kind, _pattern, hint in ROWS:
         words = max(re.split(r"{\w+}", hint), key=len)  # the row's longest stretch without a field
         assert any(words in shown for shown in hints), hint
+
+
+def test_a_closed_socket_used_on_windows_gets_the_same_hint_as_here():
+    """Windows says WinError 10038, "not a socket", where Linux and macOS say "Bad file descriptor" (its text,
+    as CPython raises it there: the socket layer here cannot raise it)."""
+    windows = OSError(10038, "An operation was attempted on something that is not a socket")
+    assert exception_hint(windows) == hint_for("recv-after-close")[1]
+    windows.winerror = 10038  # what Windows' OSError carries
+    here = OSError(errno.EBADF, "Bad file descriptor")
+    meant = "a socket was used after it was closed."
+    assert tracebacks.error_meaning(windows) == tracebacks.error_meaning(here) == meant
 
 
 def test_an_exception_the_table_does_not_know_gets_the_generic_line():

@@ -37,7 +37,7 @@ def _rows(_):
          _("The socket was closed before `sel.modify` or `sel.unregister`: a closed socket has fileno -1, so "
            "`sel` cannot find it any more. Unregister first, close last, and do not modify a closed socket: "
            "`return` right after `sock.close()`.")),
-        (OSError, r"Bad file descriptor",
+        (OSError, r"Bad file descriptor|not a socket",  # Linux, macOS | Windows (WinError 10038)
          _("A socket was used after it was closed: a closed socket has no file descriptor any more. Close it "
            "last, after `sel.unregister(sock)`, and `return` right after `sock.close()`.")),
         (BlockingIOError, r"",

@@ -23,6 +23,7 @@ __all__ = ["error_line", "error_meaning", "error_name", "format_frames", "learne
            "show_error"]
 
 # Paths compared as the system spells them (os.sep; Windows' any case): a frame's file against these folders.
+_WSAENOTSOCK = 10038  # Windows' error for a closed socket used: "not a socket" (Linux and macOS: EBADF)
 _HERE = os.path.normcase(str(pathlib.Path(__file__).resolve().parents[1]) + os.sep)  # echo_lab's: not the learner's
 _ASYNCIO = os.path.normcase(str(pathlib.Path(asyncio.__file__).parent) + os.sep)  # nor asyncio's (a Protocol's caller)
 _STDLIB = os.path.normcase(str(pathlib.Path(sysconfig.get_paths()["stdlib"])) + os.sep)  # nor socket.py's...
@@ -101,7 +102,7 @@ def error_meaning(error, gave_up=False):
         return _("`sel` was given something that is not an open socket: `None` (a missing `return`?), or a closed one.")
     if isinstance(error, ValueError) and "no listening socket" in text:
         return _("the server's loop finds its listening socket by `data=None`: none was registered that way.")
-    if isinstance(error, OSError) and error.errno == errno.EBADF:
+    if isinstance(error, OSError) and (error.errno == errno.EBADF or getattr(error, "winerror", None) == _WSAENOTSOCK):
         return _("a socket was used after it was closed.")
     if isinstance(error, OSError) and error.errno == errno.EINVAL and "accept" in _last_line(error):
         return _("the loop calls accept_wrapper for every key whose data is None, and `accept()` works on the "
