@@ -5,6 +5,7 @@ the simulated selectors and Windows' rules; its arguments.  The course itself
 at a learner's pace is tests/test_pace_course.py.
 """
 
+import concurrent.futures
 import os
 import pathlib
 import subprocess
@@ -22,6 +23,12 @@ PACE = ROOT / "tools" / "pace.py"
 def pace(*args, timeout=600):
     return subprocess.run([sys.executable, str(PACE), *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def paces(*runs, timeout=120):
+    """Several runs of the runner at once (each a list of its arguments), as pace() runs one; in their order."""
+    with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
+        return list(pool.map(lambda run: pace(*run, timeout=timeout), runs))
 
 
 def errors(output):
@@ -133,11 +140,13 @@ def test_the_split_selector_reports_read_and_write_apart_in_the_order_asked(tmp_
         a.close(), b.close()
         assert masks == {expected}, masks
         """
-    for split, expected in ((["--split", "write-first"], [2, 1]), (["--split", "read-first"], [1, 2]), ([], [3])):
-        path = notebook(tmp_path / f"split{len(split)}{expected[0]}.ipynb", cell.format(expected=expected))
-        done = pace("twice", *split, path, timeout=120)
+    modes = ((["--split", "write-first"], [2, 1]), (["--split", "read-first"], [1, 2]), ([], [3]))
+    runs = [["twice", *split, notebook(tmp_path / f"split{len(split)}{expected[0]}.ipynb",
+                                       cell.format(expected=expected))] for split, expected in modes]
+    linux = runs[-1][-1]  # expects Linux's [3]
+    *right, wrong = paces(*runs, ["twice", "--split", "read-first", linux])
+    for done in right:
         assert done.returncode == 0, done.stdout  # each run saw the entries its selector gives
-    wrong = pace("twice", "--split", "read-first", path, timeout=120)  # expects Linux's [3]
     assert "AssertionError: [1, 2]" in wrong.stdout, wrong.stdout
 
 
@@ -158,8 +167,8 @@ def test_the_windows_rules_refuse_a_pipe_in_select_and_sigint_for_a_child(tmp_pa
             child.kill()
             child.wait(timeout=10)
         """)
-    assert pace("restart", pipe, sigint, timeout=120).returncode == 0  # fine on Linux
-    done = pace("restart", "--windows", pipe, sigint, timeout=120)
+    linux, done = paces(["restart", pipe, sigint], ["restart", "--windows", pipe, sigint])
+    assert linux.returncode == 0, linux.stdout  # fine on Linux
     assert "pipe.ipynb cell 0: after a restart: OSError: [Errno 10038]" in done.stdout, done.stdout
     assert "sigint.ipynb cell 0: after a restart: ValueError: Unsupported signal: 2" in done.stdout, done.stdout
 
