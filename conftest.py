@@ -46,6 +46,7 @@ SYSTEMS = {
     "tests/test_grading.py::test_": (LINUX, "nbgrader's exchange and a JupyterHub whose kernels talk over ipc, "
                                             "spawned with killpg (and setsid, which macOS lacks)"),
     "tests/test_grading.py::test_the_course_folder": None,  # pure: runs everywhere (a None entry lifts the one above)
+    "tests/test_grading.py::test_each_exercise": (POSIX, "the exchange's mode, 1777"),
     "tests/test_classroom.py::test_two_learners": (LINUX, "a JupyterHub, ipc kernels (macOS: paths over 104 bytes)"),
     "tests/test_classroom.py::test_the_simulation": (LINUX, "a JupyterHub with ipc kernels; setsid"),
     "tests/test_classroom.py::test_ctrl_c": (POSIX, "SIGINT to a child"),
@@ -75,7 +76,8 @@ SYSTEMS = {
     "tests/test_cli.py::test_client_out_of_file_descriptors": (POSIX, "resource.setrlimit, preexec_fn"),
     "tests/test_cli.py::test_port_in_use": (POSIX, "Winsock says WinError 10048, not 'in use'"),
     "tests/test_idle.py::test_the_command_lines_idle_timeout": (POSIX, "SIGINT to a child, preexec_fn"),
-    "tests/test_bench.py::test_bench_": (LINUX, "echo_lab bench measures in /proc"),
+    "tests/test_bench.py::test_bench_": (LINUX, "echo_lab bench runs on Linux only (/proc, CPU affinity, epoll)"),
+    "tests/test_bench.py::test_without_a_compiler": (LINUX, "runs the idle-cost test, which needs loadgen.c's epoll"),
     "tests/test_bench.py::test_idle_cost": (LINUX, "loadgen.c uses epoll"),
     "tests/test_bench.py::test_loadgen": (LINUX, "loadgen.c uses epoll"),
     "tests/test_bench.py::test_the_cached_load_client": (LINUX, "loadgen.c uses epoll"),
@@ -102,9 +104,11 @@ def _not_here():
 
 
 def pytest_ignore_collect(collection_path, config):
-    relative = collection_path.relative_to(pathlib.Path(__file__).parent).as_posix()
-    return True if any(relative == path or relative.startswith(path.rstrip("/") + "/") for path in _not_here()) \
-        else None
+    root, not_here = pathlib.Path(__file__).parent, _not_here()
+    if not not_here or not collection_path.is_relative_to(root):
+        return None
+    relative = collection_path.relative_to(root).as_posix()
+    return True if any(relative == path or relative.startswith(path.rstrip("/") + "/") for path in not_here) else None
 
 
 def pytest_report_header(config):

@@ -365,7 +365,8 @@ def test_the_formgrader_of_jupyter_started_in_the_course_folder_lists_its_assign
     """`make teach` (tools/teach.py lab, here with the developer's python, which has nbgrader) starts
     JupyterLab in the course folder: there nbgrader's Formgrader finds the course."""
     token, port = secrets.token_hex(16), free_port()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(course.parent / "jupyter-config"))  # no user's settings
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(course.parent / "jupyter-config"),  # no user's settings,
+               JUPYTER_DATA_DIR=str(course.parent / "jupyter-data"))  # and the notebooks it trusts signed here
     args = [sys.executable, str(ROOT / "tools" / "teach.py"), "lab", str(course), "--", f"--ServerApp.port={port}",
             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False"]
     server = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

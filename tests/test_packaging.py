@@ -12,7 +12,6 @@ import os
 import pathlib
 import re
 import subprocess
-import sys
 import tomllib
 
 import pytest
@@ -116,32 +115,58 @@ def test_make_test_passes_its_workers_and_pytest_args_on():
 
 def test_each_command_makes_its_own_users_environment(monkeypatch, tmp_path):
     """The learner's (tools/test_learner_lab.py builds it and looks inside), the teacher's and the
-    developer's: each its own folder, with its own extra, made by the one function that makes them."""
+    developer's: each its own folder, with its own extra, made by the one function that makes them.
+    Run by a python without what it needs, each script runs again in its environment."""
     import develop
     import teach
     import workspace
 
     made = []
     monkeypatch.setattr(develop, "environment", lambda folder, extra="": made.append((folder, extra)) or folder)
-    monkeypatch.setattr(teach, "run_in", lambda folder, extra, argv: made.append((folder, extra)) or 0)
-    monkeypatch.setattr(teach, "has", lambda *modules: "nbgrader" not in modules)  # as a python without it
+    for module in (teach, workspace):
+        monkeypatch.setattr(module, "run_in", lambda folder, extra, argv: made.append((folder, extra)) or 0)
+        monkeypatch.setattr(module, "has", lambda *modules: False)  # as a python without them
     assert develop.main(["install"]) == 0
     assert teach.main(["lab", str(tmp_path / "course")]) == 0
-    assert made == [(ROOT / ".venv", "[dev]"), (ROOT / ".venv-teach", "[teacher]")], made
-    assert workspace.LEARNER_VENV == ROOT / ".venv-lab"
+    with pytest.raises(SystemExit) as done:
+        workspace.main(["sync"])
+    assert done.value.code == 0
+    assert made == [(ROOT / ".venv", "[dev]"), (ROOT / ".venv-teach", "[teacher]"), (ROOT / ".venv-lab", "")], made
     assert not (tmp_path / "course").exists()  # the course folder is made in the teacher's environment
 
 
-def test_a_wrong_argument_is_told_before_an_environment_is_made(tmp_path):
-    """Run by a python without the course (a fresh clone's), a mistyped command says so at once, and makes
-    nothing."""
-    for script, wrong in [("workspace.py", ["open"]), ("develop.py", ["tset"]), ("teach.py", ["lba"])]:
-        python = getattr(sys, "_base_executable", None) or sys.executable  # the python that made .venv
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        done = subprocess.run([python, str(ROOT / "tools" / script), *wrong], capture_output=True, text=True,
-                              timeout=60, cwd=tmp_path, env=env)
-        assert done.returncode == 2 and "invalid choice" in done.stderr, (script, done.stderr)
-        assert "Setting up" not in done.stdout, done.stdout
+def test_a_wrong_argument_is_told_before_an_environment_is_made(monkeypatch, capsys):
+    """Run by a python without the course (a fresh clone's), a mistyped command says so at once: nothing is
+    installed first."""
+    import develop
+    import teach
+    import workspace
+
+    def installs(*args, **kwargs):
+        raise AssertionError("an environment was made before the arguments were read")
+
+    monkeypatch.setattr(develop, "environment", installs)
+    for module in (teach, workspace):
+        monkeypatch.setattr(module, "run_in", installs)
+        monkeypatch.setattr(module, "has", lambda *modules: False)
+    for main, wrong in [(workspace.main, ["open"]), (develop.main, ["tset"]), (teach.main, ["lba"])]:
+        with pytest.raises(SystemExit) as done:
+            main(wrong)
+        assert done.value.code == 2 and "invalid choice" in capsys.readouterr().err, wrong
+
+
+def test_an_environment_that_lacks_the_course_is_not_run_again_without_end(monkeypatch, tmp_path):
+    """A script run again inside its environment that still lacks what it needs (a moved clone, a package
+    removed) stops with a message, and the next run fills the environment afresh."""
+    import workspace
+
+    folder = tmp_path / ".venv-lab"
+    folder.mkdir()
+    (folder / ".installed").touch()
+    monkeypatch.setenv(workspace.INSIDE, str(folder))
+    with pytest.raises(SystemExit) as done:
+        workspace.run_in(folder, "", ["tools/workspace.py"])
+    assert "lacks part of the course" in str(done.value.code) and not (folder / ".installed").exists()
 
 
 def test_readme_gives_each_make_targets_command_for_windows_and_the_others():

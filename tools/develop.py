@@ -26,7 +26,7 @@ from workspace import ROOT, environment, needs_python
 
 DEV_VENV = ROOT / ".venv"
 DEV_EXTRA = "[dev]"
-QUICK = "not kernel and not browser and not hub and not venv"  # the markers tests/conftest.py gives
+QUICK = "not kernel and not browser and not hub and not venv"  # the kinds conftest.py's KINDS marks
 PYTEST = {
     "test": ["-n", "4", "--dist", "loadfile", "--no-loadscope-reorder"],
     "check": ["tests", "-n", "4", "--dist", "load", "-m", QUICK],  # no notebook: a test goes to any free process
@@ -37,7 +37,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python tools/develop.py", description=__doc__.splitlines()[0],
                                      epilog="Arguments after the command go to pytest.")
     parser.add_argument("command", choices=[*PYTEST, "install"])
-    args, pytest_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args, pytest_args = parser.parse_args(argv[:1]), argv[1:]  # pytest's own options (-h too) are pytest's
     if args.command == "install" and pytest_args:
         parser.error(f"install takes no arguments: {' '.join(pytest_args)}")
     needs_python()

@@ -37,7 +37,7 @@ import shutil
 import subprocess
 import sys
 
-from workspace import has, jupyterlab, run_in, trust
+from workspace import has, jupyterlab, needs_python, run_in, trust
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COURSE_ID = "echo-lab"
@@ -174,6 +174,7 @@ def main(argv=None):
     ours, jupyter_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     args = parser.parse_args(ours)
     if args.command == "lab":
+        needs_python()
         return teach_lab(args, argv, jupyter_args)
     if args.command == "course":
         names = make_course(args.folder, args.each, args.exchange)

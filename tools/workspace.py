@@ -32,9 +32,9 @@ import importlib.util
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
-import venv
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 WORK = ROOT / "work"
@@ -171,21 +171,33 @@ def environment(folder=LEARNER_VENV, extra=""):
           f"{f', and the {extra} extra' if extra else ''}.\n"
           "The first time this takes about a minute (more on a slow network); later runs skip it.", flush=True)
     try:
-        if not python.exists():
-            venv.EnvBuilder(with_pip=True).create(folder)
+        if not python.exists():  # venv's own messages, if it cannot (Debian: "apt install python3-venv")
+            made = subprocess.run([sys.executable, "-m", "venv", str(folder)])
+            if made.returncode != 0:
+                shutil.rmtree(folder, ignore_errors=True)  # no half-made environment for the next run to trip on
+                sys.exit(f"Making {folder.name}/ failed (exit {made.returncode}): see venv's message above.")
         subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
                         "-e", f"{ROOT}{extra}"], check=True)
     except subprocess.CalledProcessError as error:
-        sys.exit(f"Setting up {folder.name}/ failed (exit {error.returncode}): see the messages above.")
+        sys.exit(f"Setting up {folder.name}/ failed (exit {error.returncode}): see pip's messages above.")
     stamp.touch()
     return python
 
 
+INSIDE = "ECHO_LAB_ENVIRONMENT"  # set by run_in: the environment a script was run again in
+
+
 def run_in(folder, extra, argv):
     """Run ``argv`` (a script and its arguments) with environment ``folder``'s python, as an activated
-    environment runs it (its scripts first on PATH); return its exit status."""
+    environment runs it (its scripts first on PATH); return its exit status. Called again from within that
+    environment (it lacks what the script needs: moved, or a package removed), it says so and marks the
+    environment to be filled afresh by the next run, rather than run itself again without end."""
+    if os.environ.get(INSIDE) == str(folder):
+        (folder / ".installed").unlink(missing_ok=True)
+        sys.exit(f"{folder.name}/ lacks part of the course (was it moved, or a package removed?): "
+                 "run the same command again to set it up afresh.")
     python = environment(folder, extra)
-    env = dict(os.environ, VIRTUAL_ENV=str(folder),
+    env = dict(os.environ, VIRTUAL_ENV=str(folder), **{INSIDE: str(folder)},
                PATH=os.pathsep.join([str(python.parent), os.environ.get("PATH", "")]))
     try:
         return subprocess.run([str(python), *argv], env=env).returncode

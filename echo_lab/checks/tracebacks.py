@@ -19,11 +19,12 @@ import traceback
 
 from ..i18n import _
 
+_WSAENOTSOCK = 10038  # Windows' error for a closed socket used: "not a socket" (Linux and macOS: EBADF)
+
 __all__ = ["error_line", "error_meaning", "error_name", "format_frames", "learner_frames", "learner_traceback",
            "show_error"]
 
 # Paths compared as the system spells them (os.sep; Windows' any case): a frame's file against these folders.
-_WSAENOTSOCK = 10038  # Windows' error for a closed socket used: "not a socket" (Linux and macOS: EBADF)
 _HERE = os.path.normcase(str(pathlib.Path(__file__).resolve().parents[1]) + os.sep)  # echo_lab's: not the learner's
 _ASYNCIO = os.path.normcase(str(pathlib.Path(asyncio.__file__).parent) + os.sep)  # nor asyncio's (a Protocol's caller)
 _STDLIB = os.path.normcase(str(pathlib.Path(sysconfig.get_paths()["stdlib"])) + os.sep)  # nor socket.py's...
