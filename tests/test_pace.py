@@ -150,7 +150,7 @@ def test_the_split_selector_reports_read_and_write_apart_in_the_order_asked(tmp_
     assert "AssertionError: [1, 2]" in wrong.stdout, wrong.stdout
 
 
-def test_the_windows_rules_refuse_a_pipe_in_select_and_sigint_for_a_child(tmp_path):
+def test_the_windows_rules_refuse_a_pipe_or_nothing_in_select_and_sigint_for_a_child(tmp_path):
     pipe = notebook(tmp_path / "pipe.ipynb", """
         import os, selectors
         r, w = os.pipe()
@@ -167,10 +167,16 @@ def test_the_windows_rules_refuse_a_pipe_in_select_and_sigint_for_a_child(tmp_pa
             child.kill()
             child.wait(timeout=10)
         """)
-    linux, done = paces(["restart", pipe, sigint], ["restart", "--windows", pipe, sigint])
+    empty = notebook(tmp_path / "empty.ipynb", """
+        import selectors
+        with selectors.DefaultSelector() as sel:
+            sel.select(timeout=0)
+        """)
+    linux, done = paces(["restart", pipe, sigint, empty], ["restart", "--windows", pipe, sigint, empty])
     assert linux.returncode == 0, linux.stdout  # fine on Linux
     assert "pipe.ipynb cell 0: after a restart: OSError: [Errno 10038]" in done.stdout, done.stdout
     assert "sigint.ipynb cell 0: after a restart: ValueError: Unsupported signal: 2" in done.stdout, done.stdout
+    assert "empty.ipynb cell 0: after a restart: OSError: [Errno 22]" in done.stdout, done.stdout
 
 
 def test_bad_arguments_get_one_line_and_status_2():

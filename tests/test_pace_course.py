@@ -23,7 +23,7 @@ FOLDERS = ["notebooks", "solutions"]
 def paced_run():
     """The lessons with a restart halfway and a pause after every code cell, started at once, read at the end.
 
-    It also answers select() as macOS's kqueue does, READ first, and keeps two of Windows' rules (below)."""
+    It also answers select() as macOS's kqueue does, READ first, and keeps three of Windows' rules (below)."""
     proc = subprocess.Popen([sys.executable, str(PACE), "restart", "--pause", PAUSE, "--split", "read-first",
                              "--windows", "notebooks"], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -35,7 +35,8 @@ def paced_run():
 
 # The runs twice and after a restart also answer select() as macOS's kqueue does (--split): a socket ready
 # for READ and WRITE comes back as two entries, WRITE first in one run and READ first in the other; the
-# paced restart run also keeps two of Windows' rules (--windows: select() on sockets only, no SIGINT for a child).
+# paced restart run also keeps three of Windows' rules (--windows: select() on sockets only and on one at
+# least, no SIGINT for a child).
 # The lessons that measure (09-12) run twice while a process keeps every core busy (--load), beside the
 # test files running on the other workers, as a classroom's machine is: what they print and check must
 # hold when the CPU is shared.

@@ -98,8 +98,9 @@ class _KqueueLike(_se.DefaultSelector):
 _se.DefaultSelector = _KqueueLike
 del _se, _KqueueLike
 """
-# With --windows: two of Windows' rules, on this system: select() takes sockets only (a pipe or a file gives
-# WinError 10038), and a child process accepts no SIGINT (Popen.send_signal: SIGTERM, CTRL_C_EVENT and
+# With --windows: three of Windows' rules, on this system: select() takes sockets only (a pipe or a file gives
+# WinError 10038), and at least one (nothing registered: WinError 10022, which CPython's SelectSelector
+# passes on), and a child process accepts no SIGINT (Popen.send_signal: SIGTERM, CTRL_C_EVENT and
 # CTRL_BREAK_EVENT only; terminate() and kill() still work).  What it cannot show: Windows' refused connects
 # (about 2 s of SYN retries), its SO_EXCLUSIVEADDRUSE, a non-blocking send() that takes 8 MiB at once, its
 # 15.6 ms clock, WSAE error names, and a socket that is no file descriptor (os.get_blocking).
@@ -108,6 +109,8 @@ import os as _os, selectors as _se, signal as _si, stat as _st, subprocess as _s
 class _SocketsOnly(_se.DefaultSelector):  # (after --split, its split selector)
     _is_socket = staticmethod(lambda fd, os=_os, st=_st: st.S_ISSOCK(os.fstat(fd).st_mode))
     def select(self, timeout=None):
+        if not self.get_map():
+            raise OSError(22, 'An invalid argument was supplied (Windows: WinError 10022, select() with no socket)')
         for key in list(self.get_map().values()):
             if not self._is_socket(key.fd):
                 raise OSError(10038, 'An operation was attempted on something that is not a socket (Windows)')
@@ -396,7 +399,8 @@ def main(argv=None):
         sub.add_argument("--split", choices=sorted(SPLIT_ORDERS),
                          help="report READ|WRITE as two entries in this order, as macOS's kqueue does")
         sub.add_argument("--windows", action="store_true",
-                         help="select() on sockets only, and no SIGINT for a child, as on Windows")
+                         help="select() on sockets only and on one at least, and no SIGINT for a child, "
+                              "as on Windows")
         sub.add_argument("--load", type=count, default=0, metavar="N",
                          help="N processes that keep a CPU busy while the notebooks run (default 0)")
     args = parser.parse_args(argv)
