@@ -2,14 +2,16 @@
 
     python tools/workspace.py                # make work/, or bring it up to date with the course
     python tools/workspace.py lab [--zh]     # that, then JupyterLab on work/, opened at the course's index
-    python tools/workspace.py lab -- ARGS    # ARGS go to `jupyter lab` (make lab passes its terminal settings)
+    python tools/workspace.py lab -- ARGS    # ARGS go to `jupyter lab` (make lab passes its LAB_ARGS)
 
 It needs only Python 3.11 or newer, on Linux, macOS and Windows alike: run by
 a Python that does not have the course (JupyterLab and echo_lab), it makes the
 learner's environment, ``.venv-lab/`` (once, about a minute; again when
 pyproject.toml changes), and runs itself there. Run by one that has it (``.venv-lab``'s own, a
 conda environment made from environment.yml), it uses that one.
-``make lab`` and ``make lab-zh`` run ``lab``. JupyterLab saves every notebook
+``make lab`` and ``make lab-zh`` run ``lab``. The teacher's and the developer's
+commands (tools/teach.py lab, tools/develop.py) make their environments here too
+(:func:`environment`, :func:`run_in`). JupyterLab saves every notebook
 you open, with your outputs and answers, so you work in copies: ``work/``
 holds ``notebooks/``, ``exercises/`` and ``zh-CN/`` as the course ships them,
 and git never sees it (.gitignore). The course's own notebooks stay as they
