@@ -85,11 +85,11 @@ def test_teacher_extra_is_nbgrader_and_dev_extra_includes_it():
     assert {"pytest", "playwright", "nbval"} <= {_name(d) for d in dev}
 
 
-def _make_n(target):
-    """What `make TARGET` would run in a fresh checkout (-B: as if nothing were installed)."""
+def _make_n(target, *variables):
+    """What `make TARGET [NAME=VALUE...]` would run in a fresh checkout (-B: as if nothing were installed)."""
     require("make", "sudo apt-get install make", what="the Makefile's checks")
     env = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}  # a user's, not `make test PYTEST_ARGS=`'s
-    return subprocess.run(["make", "-n", "-B", "--no-print-directory", "-C", str(ROOT), target], env=env,
+    return subprocess.run(["make", "-n", "-B", "--no-print-directory", "-C", str(ROOT), target, *variables], env=env,
                           capture_output=True, text=True, check=True, timeout=30).stdout
 
 
@@ -106,11 +106,8 @@ def test_each_make_target_is_the_command_without_make(target, runs):
 
 
 def test_make_test_passes_its_workers_and_pytest_args_on():
-    require("make", "sudo apt-get install make", what="the Makefile's checks")
-    env = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
-    done = subprocess.run(["make", "-n", "-B", "--no-print-directory", "-C", str(ROOT), "test", "WORKERS=2",
-                           "PYTEST_ARGS=-k net"], env=env, capture_output=True, text=True, check=True, timeout=30)
-    assert done.stdout.strip() == "python3 tools/develop.py test -n 2 -k net", done.stdout
+    ran = _make_n("test", "WORKERS=2", "PYTEST_ARGS=-k net")
+    assert ran.strip() == "python3 tools/develop.py test -n 2 -k net", ran
 
 
 def test_each_command_makes_its_own_users_environment(monkeypatch, tmp_path):
@@ -164,6 +161,7 @@ def test_an_environment_that_lacks_the_course_is_not_run_again_without_end(monke
     folder.mkdir()
     (folder / ".installed").touch()
     monkeypatch.setenv(workspace.INSIDE, str(folder))
+    monkeypatch.setattr(workspace, "environment", lambda *args: pytest.fail("it went on to run itself again"))
     with pytest.raises(SystemExit) as done:
         workspace.run_in(folder, "", ["tools/workspace.py"])
     assert "lacks part of the course" in str(done.value.code) and not (folder / ".installed").exists()

@@ -5,7 +5,8 @@
     python tools/pace.py restart [paths...]         # half the cells, a kernel restart, then all
     ... restart --pause SECONDS                     # and a pause after every code cell
     ... --split write-first|read-first              # select() as macOS's kqueue answers it (each mode)
-    ... --windows                                   # select() on sockets only, no SIGINT for a child
+    ... --windows                                   # select() on sockets only, on one at least; no SIGINT
+                                                    #   for a child
     ... --load N                                    # N processes that keep a CPU busy meanwhile
 
 nbval runs each cell straight after the last.  A learner reads between cells

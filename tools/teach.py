@@ -37,7 +37,7 @@ import shutil
 import subprocess
 import sys
 
-from workspace import has, jupyterlab, needs_python, run_in, trust
+from workspace import has, jupyterlab, needs_python, run_in, split_at_dashes, trust
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COURSE_ID = "echo-lab"
@@ -171,7 +171,7 @@ def main(argv=None):
     students = commands.add_parser("students", help="the learners' copy, without solutions (default: students/)")
     students.add_argument("folder", nargs="?", type=pathlib.Path, default=ROOT / "students")
     argv = sys.argv[1:] if argv is None else argv
-    ours, jupyter_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    ours, jupyter_args = split_at_dashes(argv)
     args = parser.parse_args(ours)
     if args.command == "lab":
         needs_python()

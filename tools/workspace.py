@@ -207,6 +207,11 @@ def run_in(folder, extra, argv):
         return 130
 
 
+def split_at_dashes(argv):
+    """(the script's own arguments, those after ``--``: JupyterLab's)."""
+    return (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+
+
 def needs_python():
     if sys.version_info < (3, 11):  # noqa: UP036 (run by whatever python a user has)
         sys.exit(f"echo-lab needs Python 3.11 or newer; this is {sys.version.split()[0]}")
@@ -219,7 +224,7 @@ def main(argv=None):
     parser.add_argument("--zh", action="store_true", help="the Chinese edition, in JupyterLab's Chinese interface")
     parser.epilog = "Options after -- go to `jupyter lab`."
     argv = sys.argv[1:] if argv is None else argv
-    ours, jupyter_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    ours, jupyter_args = split_at_dashes(argv)
     args = parser.parse_args(ours)  # a wrong argument is told before anything is installed
     needs_python()
     if not has("jupyterlab", "echo_lab", "nbformat"):
