@@ -29,6 +29,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILD_TIMEOUT = 420  # s; `make lab` builds .venv-lab/: 60-90 s from a local index, a few minutes from PyPI
 # Screenshots, for a person to look at: screenshots/ at the top of the course, or ECHO_LAB_SCREENSHOTS.
 SHOTS = pathlib.Path(os.environ.get("ECHO_LAB_SCREENSHOTS", ROOT / "screenshots"))
+# The lessons whose pictures and stepper tests/test_accessibility.py checks in JupyterLab in both editions (run
+# once for all its checks); tests/test_browser.py runs the other lessons with widgets.
+PICTURE_LESSONS = ["04-event-loop.ipynb", "08-together.ipynb", "09-busy-loop.ipynb"]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",

@@ -1,16 +1,21 @@
-"""What the course shows in a lesson meets WCAG 2 AA, checked by axe-core in a real JupyterLab.
+"""Lessons 04, 08 and 09 in a real JupyterLab, in both editions: they run, their pictures and widgets work
+in the edition's language, and what they show meets WCAG 2 AA, checked by axe-core.
 
-For lessons 04, 08 and 90, English and Chinese: the notebook is opened in
-JupyterLab (chromium, driven by playwright), every cell is run, and axe-core
-checks the notebook's output areas (``.jp-OutputArea-output``: what the
-course's code puts on the page, not JupyterLab's own menus and toolbars)
-against the rules tagged ``wcag2a`` and ``wcag2aa``: text contrast, controls
-without a name a screen reader can read out (the stepper's Play, Stop and
-frame slider), images without a text alternative...  Then every frame of
-every stepper is shown in turn, stepped with the slider's arrow key as a
-keyboard user would, and axe checks the frame shown.  No violation of impact
-"serious" or "critical" may remain; each is printed with its rule, its help
-and the first element it was found on.
+Each lesson is opened in JupyterLab (chromium, driven by playwright), in
+English and in the Chinese edition in JupyterLab's Chinese interface, and
+every cell is run, once for all the checks below.  Its pictures are drawn
+(the timeline, the wake-ups), its live view and stepper speak the edition's
+language, the stepper's Play button plays.  axe-core checks the notebook's
+output areas (``.jp-OutputArea-output``: what the course's code puts on the
+page, not JupyterLab's own menus and toolbars) against the rules tagged
+``wcag2a`` and ``wcag2aa``: text contrast, controls without a name a screen
+reader can read out (the stepper's Play, Stop and frame slider), images
+without a text alternative...  Then every frame of every stepper is shown in
+turn, stepped with the slider's arrow key as a keyboard user would, and axe
+checks the frame shown.  No violation of impact "serious" or "critical" may
+remain; each is printed with its rule, its help and the first element it was
+found on.  (tests/test_browser.py runs the other lessons with pictures or
+widgets, in English.)
 
 One rule is left to this test rather than to axe: ``image-alt``. JupyterLab 4
 writes no ``alt`` on an output's image (its image renderer takes none from the
@@ -19,29 +24,31 @@ right after it ("Figure N: what it shows"; nbconvert's HTML also writes the
 cell's ``alt``, which tests/test_course.py checks); the test requires that
 caption, in the edition's language, after every image in the output areas.
 
-axe's full answers go to ``screenshots/axe/`` (override with
-ECHO_LAB_SCREENSHOTS) as JSON, for a person to read.  axe-core comes from
-npm, installed on first use into ``.cache/npm-axe/``; without npm (or
-chromium) the tests are skipped, loudly, and fail under CI.
+A screenshot of each lesson goes to ``screenshots/`` and axe's full answers to
+``screenshots/axe/`` (override with ECHO_LAB_SCREENSHOTS) as JSON, for a person
+to read.  axe-core comes from npm, installed on first use into
+``.cache/npm-axe/``; without npm (or chromium) the tests are skipped, loudly,
+and fail under CI.
 """
 
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 
 import pytest
 
 from helpers import cannot, exclusive
-from lab import CHROMIUM, SHOTS, open_notebook, run_all, screenshot
+from lab import CHROMIUM, PICTURE_LESSONS, SHOTS, open_notebook, run_all, screenshot
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 AXE_RESULTS = SHOTS / "axe"
 AXE_PREFIX = ROOT / ".cache" / "npm-axe"
 AXE_SCRIPT = AXE_PREFIX / "node_modules" / "axe-core" / "axe.min.js"
 NPM_TIMEOUT = 180  # s: axe-core is one package, no dependencies
-LESSONS = ["04-event-loop.ipynb", "08-together.ipynb", "09-busy-loop.ipynb"]
+LESSONS = PICTURE_LESSONS
 FOLDERS = {"en": "notebooks", "zh-CN": "zh-CN/notebooks"}
 BLOCKING = ("serious", "critical")
 
@@ -153,37 +160,73 @@ def _report(where, violations):
 
 
 def _step_frames(page, n, frames, runs):
-    """Show every frame of stepper ``n`` with the slider's arrow key; axe each frame shown."""
+    """Show every frame of stepper ``n`` with the slider's arrow key; axe each frame shown; return their text."""
     handle = page.evaluate_handle(f"() => {_stepper(n)}.querySelector('.widget-slider .noUi-handle')").as_element()
     stack = f"{_stepper(n)}.lastElementChild"
+    texts = [page.evaluate(f"() => {stack}.textContent")]  # the first is shown already
     for frame in range(frames):
-        if frame:  # the first is shown already
-            before = page.evaluate(f"() => {stack}.textContent")
+        if frame:
             handle.focus()
             page.keyboard.press("ArrowRight")
-            page.wait_for_function(f"() => {stack}.textContent !== {json.dumps(before)}", timeout=5000)
+            page.wait_for_function(f"() => {stack}.textContent !== {json.dumps(texts[-1])}", timeout=5000)
+            texts.append(page.evaluate(f"() => {stack}.textContent"))
         runs[f"stepper {n + 1}, frame {frame + 1} of {frames}"] = _axe(page, stack)
+    return texts
+
+
+def _play_from_the_start(page, n, first):
+    """Back to stepper ``n``'s first frame (the slider's Home key), then its Play button: the frame moves on."""
+    stack = f"{_stepper(n)}.lastElementChild"
+    page.evaluate_handle(f"() => {_stepper(n)}.querySelector('.widget-slider .noUi-handle')").as_element().focus()
+    page.keyboard.press("Home")
+    page.wait_for_function(f"() => {stack}.textContent === {json.dumps(first)}", timeout=5000)
+    page.evaluate_handle(f"() => {_stepper(n)}.querySelector('.widget-play button')").as_element().click()
+    page.wait_for_function(f"() => {stack}.textContent !== {json.dumps(first)}", timeout=5000)
+
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+LIVE_VIEW_HEADING = {"en": "latest events", "zh-CN": "最近的事件"}  # the live view's list of select() results
+
+
+def _speaks(edition, text):
+    """Whether ``text`` is in the edition's language: Chinese in the Chinese edition, none in the English."""
+    return bool(CHINESE.search(text)) == (edition == "zh-CN")
 
 
 @pytest.mark.parametrize("edition", ["en", "zh-CN"])
 @pytest.mark.parametrize("name", LESSONS)
-def test_lesson_output_and_every_stepper_frame_meet_wcag_aa(edition, name, request, axe_script, page):
+def test_lesson_runs_in_lab_its_pictures_speak_its_language_and_it_meets_wcag_aa(edition, name, request,
+                                                                               axe_script, page):
     lab = request.getfixturevalue("lab" if edition == "en" else "zh_lab")
     path = f"{FOLDERS[edition]}/{name}"
+    source = (ROOT / path).read_text(encoding="utf-8")
     open_notebook(page, lab, path)
     errors = run_all(page)
     assert errors == [], f"{path}: cells raised in JupyterLab: {errors}"
+    if "timeline(" in source or "wakeups(" in source:
+        assert page.locator(".jp-RenderedImage img").count() >= 1, f"{path}: no picture is drawn"
+    if "LiveView(" in source:  # the live view of the server the lesson measures, in the edition's language
+        shown = "\n".join(page.locator(".jp-OutputArea-output").all_inner_texts())
+        other = LIVE_VIEW_HEADING["en" if edition == "zh-CN" else "zh-CN"]
+        assert LIVE_VIEW_HEADING[edition] in shown and other not in shown, shown[-500:]
     page.add_script_tag(path=str(axe_script))
     runs = {"output areas": _axe(page)}
     assert runs["output areas"]["areas"] > 0, f"{path}: no output area to check"
     steppers = page.evaluate(STEPPERS)
-    if "stepper(" in (ROOT / path).read_text(encoding="utf-8"):
+    if "stepper(" in source:
         assert steppers, f"{path}: the lesson's stepper is not on the page"
     names = page.evaluate(CONTROL_NAMES)
     for n, frames in enumerate(steppers):
-        _step_frames(page, n, frames, runs)
+        texts = _step_frames(page, n, frames, runs)
+        assert "select()" in texts[0], f"{path}: stepper {n + 1} did not render: {texts[0][:200]}"
+        wrong = [text for text in texts if not _speaks(edition, text) or (edition == "zh-CN" and "ready for" in text)]
+        assert not wrong, f"{path}: stepper {n + 1} has frames not in the edition's language: {wrong[0][:200]}"
+        _play_from_the_start(page, n, texts[0])
     stem = f"{edition}-{name.removesuffix('.ipynb')}"
-    screenshot(page, SHOTS / "axe", stem)
+    pictures = page.locator(".jp-RenderedImage img")
+    if pictures.count():
+        pictures.last.evaluate("e => e.scrollIntoView({block: 'center'})")  # the screenshot shows one
+    screenshot(page, SHOTS, name.removesuffix(".ipynb") if edition == "en" else stem)
     AXE_RESULTS.mkdir(parents=True, exist_ok=True)
     (AXE_RESULTS / f"{stem}.json").write_text(json.dumps({"notebook": path, "control names": names, "runs": runs},
                                                          indent=1, ensure_ascii=False))
@@ -193,7 +236,7 @@ def test_lesson_output_and_every_stepper_frame_meet_wcag_aa(edition, name, reque
     for controls in names:  # Play, Stop and the slider, named in the edition's language
         assert len(controls) == 3 and all(controls), f"{path}: a stepper's controls are not all named: {controls}"
         if edition == "zh-CN":
-            assert all(any("\u4e00" <= ch <= "\u9fff" for ch in name) for name in controls), controls
+            assert all(CHINESE.search(name) for name in controls), controls
     found = "\n".join(_report(where, _blocking(results)) for where, results in runs.items() if _blocking(results))
     if found:
         engine = runs["output areas"]["testEngine"]
