@@ -91,16 +91,24 @@ def test_the_runner_reports_a_thread_that_gives_up_during_a_pause(flawed):
     assert done.stdout.splitlines()[-1].startswith("pace restart (a 2 s pause after every cell): 1 notebooks")
 
 
-def test_the_runner_reports_what_a_second_run_breaks_or_leaves_behind(flawed):
+def test_the_runner_reports_what_a_second_run_breaks_or_leaves_behind(flawed, tmp_path):
     impatient, closing, piling = flawed
-    done = pace("twice", closing, piling, timeout=120)
+    garbage = notebook(tmp_path / "garbage.ipynb", """
+        import gc, socket
+        gc.disable()  # only the runner's own collection frees it
+        held = {'server': socket.create_server(('127.0.0.1', 0))}
+        held['me'] = held  # a reference cycle: the listening socket is garbage, not left running
+        del held
+        """)
+    done = pace("twice", closing, piling, garbage, timeout=120)
     assert done.returncode == 1
+    assert "garbage.ipynb" not in errors(done.stdout), done.stdout
     assert "closing.ipynb cell 0: run twice: left listening sockets behind (" in done.stdout  # sel holds it
     assert "closing.ipynb cell 1: run twice: ValueError: Invalid file descriptor: -1" in done.stdout
     assert "piling.ipynb cell 0: run twice: left threads behind (" in done.stdout
     assert "piling.ipynb cell 0: run twice: left listening sockets behind (" in done.stdout
     assert "piling.ipynb cell 0: run twice: output grew from 1 to 2 lines" in done.stdout
-    assert done.stdout.splitlines()[-1].startswith("pace twice: 2 notebooks, 6 code cells, 5 errors")
+    assert done.stdout.splitlines()[-1].startswith("pace twice: 3 notebooks, 8 code cells, 5 errors")
 
 
 def test_the_runner_reports_a_demonstration_whose_claim_changes_when_run_again(tmp_path):
