@@ -9,8 +9,9 @@ environment's scripts first on PATH, so that the lessons' terminal commands
 
 One fresh copy of the course serves these tests: its first ``make lab`` builds
 the environment from nothing but the machine's own Python (which has no
-JupyterLab); ``make lab-zh`` and the script itself then start at once in it,
-as a learner's next day does.  In chromium (as the browser tests), the page
+JupyterLab); then the script itself, in Chinese (``python3 tools/workspace.py
+lab --zh``, what ``make lab-zh`` runs: tests/test_packaging.py), starts at once
+in it, as a learner's next day does.  In chromium (as the browser tests), the page
 ``make lab`` printed is opened, an exercise reached by its link in the index,
 and its check run unfinished, wrong and right; a terminal is opened as
 JupyterLab's own terminal does (REST API and websocket) and typed into.
@@ -67,16 +68,10 @@ def learner_lab(clone, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def learner_lab_zh(clone, learner_lab, tmp_path_factory):
-    lab = MadeLab(clone, "lab-zh", tmp_path_factory.mktemp("make-lab-zh"))
-    yield lab
-    lab.close()
-
-
-@pytest.fixture(scope="module")
 def lab(clone, learner_lab, tmp_path_factory):
-    """JupyterLab as the command without make starts it, after `make lab` built the environment."""
-    lab = MadeLab(clone, [BASE_PYTHON, "tools/workspace.py", "lab"], tmp_path_factory.mktemp("no-make"))
+    """JupyterLab as the command without make starts it, in Chinese (what `make lab-zh` runs), after `make lab`
+    built the environment."""
+    lab = MadeLab(clone, [BASE_PYTHON, "tools/workspace.py", "lab", "--zh"], tmp_path_factory.mktemp("no-make"))
     yield lab
     lab.close()
 
@@ -98,7 +93,7 @@ def test_the_first_make_lab_builds_the_environment_says_so_and_serves_the_course
 
 def test_the_workspace_script_serves_the_course_at_its_index_where_there_is_no_make(lab):
     printed = lab.output()
-    assert lab.start_path == "/lab/tree/notebooks/00-index.ipynb", lab.printed_url
+    assert lab.start_path == "/lab/tree/zh-CN/notebooks/00-index.ipynb", lab.printed_url
     assert "Your copy of the course:" in printed and "Setting up" not in printed, printed  # built already
     listed = {item["name"] for item in lab.api("GET", "/api/contents")["content"]}
     assert {"notebooks", "exercises", "zh-CN"} <= listed, listed
@@ -210,7 +205,8 @@ def test_learners_lab_from_make_lab_shows_the_course_and_no_nbgrader(learner_lab
     assert "starting connection 1 to ('127.0.0.1', 1)" in text, text
 
 
-# The learner's path, as README gives it: `make lab`, the page it prints, an exercise by its link, its check.
+# The learner's path, as README gives it: `make lab` (or, in Chinese, its command without make), the page it
+# prints, an exercise by its link, its check.
 MISTAKE = "bind(host, port)"  # the commonest slip: two arguments where bind takes one (host, port) tuple
 OUTCOMES = {"lab": ("not attempted yet", "not right yet", "passed"), "lab-zh": ("尚未作答", "还不对", "通过")}
 INDEX = {"lab": "notebooks/00-index.ipynb", "lab-zh": "zh-CN/notebooks/00-index.ipynb"}
@@ -226,7 +222,7 @@ def _solution(clone):
 @pytest.mark.parametrize("target", ["lab", "lab-zh"])
 def test_readme_path_make_lab_opens_the_index_and_its_link_leads_to_an_exercise_whose_check_answers(
         target, request, clone, page):
-    lab = request.getfixturevalue("learner_lab" if target == "lab" else "learner_lab_zh")
+    lab = request.getfixturevalue("learner_lab" if target == "lab" else "lab")
     assert lab.start_path == f"/lab/tree/{INDEX[target]}", f"`make {target}` printed {lab.printed_url}"
     page.goto(lab.printed_url)  # the address `make lab` printed, as a learner opens it
     page.wait_for_function(KERNEL_IDLE, timeout=90_000)
