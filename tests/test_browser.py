@@ -7,13 +7,12 @@ Without chromium these tests are skipped with a reason that says how to get
 it (``apt-get install chromium``); in CI (``CI`` set) they fail instead, since
 .ci/run installs it.
 
-Most run JupyterLab from the test run's environment (``.venv/``, which has
-nbgrader: the dev extra). The learner's path is followed as README gives it:
-``make lab`` (and ``make lab-zh``) typed in a fresh copy of the course, the
-page it prints opened, an exercise reached by its link in the index, and its
-check run unfinished, wrong and right.  Lessons 04, 08 and 09, whose pictures
-and stepper are the course's, run in tests/test_accessibility.py, in both
-editions, checked there for all this file checks of a lesson and for WCAG AA.
+They run JupyterLab from the test run's environment (``.venv/``, which has
+nbgrader: the dev extra). The learner's path as README gives it (``make lab``
+in a fresh copy of the course) is tests/test_learner_lab.py.  Lessons 04, 08
+and 09, whose pictures and stepper are the course's, run in
+tests/test_accessibility.py, in both editions, checked there for all this
+file checks of a lesson and for WCAG AA.
 """
 
 import json

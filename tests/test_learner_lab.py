@@ -210,6 +210,7 @@ def test_learners_lab_from_make_lab_shows_the_course_and_no_nbgrader(learner_lab
 MISTAKE = "bind(host, port)"  # the commonest slip: two arguments where bind takes one (host, port) tuple
 OUTCOMES = {"lab": ("not attempted yet", "not right yet", "passed"), "lab-zh": ("尚未作答", "还不对", "通过")}
 INDEX = {"lab": "notebooks/00-index.ipynb", "lab-zh": "zh-CN/notebooks/00-index.ipynb"}
+COMMAND = {"lab": "make lab", "lab-zh": "python3 tools/workspace.py lab --zh"}  # the fixtures `learner_lab`, `lab`
 
 
 def _solution(clone):
@@ -223,8 +224,8 @@ def _solution(clone):
 def test_readme_path_make_lab_opens_the_index_and_its_link_leads_to_an_exercise_whose_check_answers(
         target, request, clone, page):
     lab = request.getfixturevalue("learner_lab" if target == "lab" else "lab")
-    assert lab.start_path == f"/lab/tree/{INDEX[target]}", f"`make {target}` printed {lab.printed_url}"
-    page.goto(lab.printed_url)  # the address `make lab` printed, as a learner opens it
+    assert lab.start_path == f"/lab/tree/{INDEX[target]}", f"`{COMMAND[target]}` printed {lab.printed_url}"
+    page.goto(lab.printed_url)  # the address the command printed, as a learner opens it
     page.wait_for_function(KERNEL_IDLE, timeout=90_000)
     assert page.evaluate("() => window.__panel.context.path") == INDEX[target]
     shots = SHOTS / f"make-{target}"
