@@ -39,6 +39,17 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
                  "--disable-sync"]
 
 
+def answers(url, token):
+    """Whether the JupyterLab at ``url`` answers.  jupyter_server writes its address (its runtime file, the
+    URL it prints) before it listens: it binds its port in its event loop's first callback, so the address
+    refuses connections for a moment (a loaded make test has found it so)."""
+    try:
+        with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=10):
+            return True
+    except OSError:
+        return False
+
+
 class Lab:
     """A JupyterLab server over a copy of ``folders`` of the course, in ``tmp``."""
 
@@ -87,11 +98,9 @@ class Lab:
                 except (OSError, ValueError):
                     continue  # being written
                 url = f"http://127.0.0.1:{data['port']}"
-                try:  # and it answers (once, under a loaded make test, a page found the port refusing)
-                    with urllib.request.urlopen(f"{url}/api/status?token={self.token}", timeout=10):
-                        return url
-                except OSError:
-                    break  # not yet: look again
+                if answers(url, self.token):
+                    return url
+                break  # not yet: look again
             time.sleep(0.1)
         raise TimeoutError("JupyterLab did not start within 60 s")
 
@@ -198,7 +207,8 @@ class MadeLab(Lab):
     def _wait_for_printed_url(self, timeout):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if (found := PRINTED_URL.search(self.output())) is not None:
+            found = PRINTED_URL.search(self.output())
+            if found is not None and answers(f"http://127.0.0.1:{found[1]}", found[3]):
                 return found.groups()
             if self.proc.poll() is not None:
                 self.log.close()
@@ -206,7 +216,8 @@ class MadeLab(Lab):
                 _cannot(f"`make` ended (exit {self.proc.returncode}) before JupyterLab printed its address:\n{tail}")
             time.sleep(0.2)
         self.close()
-        _cannot(f"`make` printed no JupyterLab address within {timeout} s (is the package index reachable?)")
+        _cannot(f"`make` printed no JupyterLab address that answers within {timeout} s "
+                "(is the package index reachable?)")
 
 
 # JavaScript run in the page; `app` is window.jupyterapp (expose_app_in_browser).
