@@ -48,7 +48,6 @@ AXE_RESULTS = SHOTS / "axe"
 AXE_PREFIX = ROOT / ".cache" / "npm-axe"
 AXE_SCRIPT = AXE_PREFIX / "node_modules" / "axe-core" / "axe.min.js"
 NPM_TIMEOUT = 180  # s: axe-core is one package, no dependencies
-LESSONS = PICTURE_LESSONS
 FOLDERS = {"en": "notebooks", "zh-CN": "zh-CN/notebooks"}
 BLOCKING = ("serious", "critical")
 
@@ -159,10 +158,15 @@ def _report(where, violations):
     return "\n".join(lines)
 
 
+def _slider(page, n):
+    """Stepper ``n``'s slider handle (what a keyboard user focuses), and the JavaScript for its Stack of frames."""
+    handle = page.evaluate_handle(f"() => {_stepper(n)}.querySelector('.widget-slider .noUi-handle')").as_element()
+    return handle, f"{_stepper(n)}.lastElementChild"
+
+
 def _step_frames(page, n, frames, runs):
     """Show every frame of stepper ``n`` with the slider's arrow key; axe each frame shown; return their text."""
-    handle = page.evaluate_handle(f"() => {_stepper(n)}.querySelector('.widget-slider .noUi-handle')").as_element()
-    stack = f"{_stepper(n)}.lastElementChild"
+    handle, stack = _slider(page, n)
     texts = [page.evaluate(f"() => {stack}.textContent")]  # the first is shown already
     for frame in range(frames):
         if frame:
@@ -176,8 +180,8 @@ def _step_frames(page, n, frames, runs):
 
 def _play_from_the_start(page, n, first):
     """Back to stepper ``n``'s first frame (the slider's Home key), then its Play button: the frame moves on."""
-    stack = f"{_stepper(n)}.lastElementChild"
-    page.evaluate_handle(f"() => {_stepper(n)}.querySelector('.widget-slider .noUi-handle')").as_element().focus()
+    handle, stack = _slider(page, n)
+    handle.focus()
     page.keyboard.press("Home")
     page.wait_for_function(f"() => {stack}.textContent === {json.dumps(first)}", timeout=5000)
     page.evaluate_handle(f"() => {_stepper(n)}.querySelector('.widget-play button')").as_element().click()
@@ -194,7 +198,7 @@ def _speaks(edition, text):
 
 
 @pytest.mark.parametrize("edition", ["en", "zh-CN"])
-@pytest.mark.parametrize("name", LESSONS)
+@pytest.mark.parametrize("name", PICTURE_LESSONS)
 def test_lesson_runs_in_lab_its_pictures_speak_its_language_and_it_meets_wcag_aa(edition, name, request,
                                                                                axe_script, page):
     lab = request.getfixturevalue("lab" if edition == "en" else "zh_lab")
